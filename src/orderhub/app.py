@@ -1,0 +1,45 @@
+"""The FastAPI application: API routers, the console, error handlers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from orderhub.core.http import InputGuardMiddleware, install_error_handlers, install_request_logging
+from orderhub.orders.api import router as orders_router
+from orderhub.runtime import Runtime
+from orderhub.web.pages import install_console
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="OrderHub",
+        version="0.1.0",
+        description="The single source of truth for every order of a multi-channel merchant.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    install_request_logging(app)
+    app.add_middleware(InputGuardMiddleware, max_bytes=runtime.settings.max_body_bytes)
+    app.include_router(orders_router)
+    install_console(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", tags=["ops"], include_in_schema=True)
+    def healthz() -> JSONResponse:
+        try:
+            with runtime.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any database failure means "not healthy"
+            return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
+        return JSONResponse({"status": "ok", "database": runtime.engine.dialect.name})
+
+    return app

@@ -1,0 +1,52 @@
+"""Roles and what each may do. The table is the single place permissions are granted."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPS = "ops"
+    OPS_SUPERVISOR = "ops_supervisor"
+    WAREHOUSE = "warehouse"
+    FINANCE = "finance"
+    VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    ORDERS_READ = "orders.read"
+    ORDERS_CREATE = "orders.create"
+    ORDERS_TRANSITION = "orders.transition"
+    # Approve orders above the approval threshold (the second confirmation).
+    ORDERS_APPROVE_LARGE = "orders.approve_large"
+    SHOPS_READ = "shops.read"
+    SHOPS_MANAGE = "shops.manage"
+    USERS_MANAGE = "users.manage"
+    TOKENS_OWN = "tokens.own"
+
+
+P = Permission
+_READ = {P.ORDERS_READ, P.SHOPS_READ, P.TOKENS_OWN}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.OPS_SUPERVISOR: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.ORDERS_APPROVE_LARGE}),
+    Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION}),
+    Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION}),
+    Role.FINANCE: frozenset(_READ),
+    Role.VIEWER: frozenset(_READ),
+}
+
+ROLE_LABELS_ZH = {
+    Role.ADMIN: "管理员",
+    Role.OPS: "运营",
+    Role.OPS_SUPERVISOR: "运营主管",
+    Role.WAREHOUSE: "仓库",
+    Role.FINANCE: "财务",
+    Role.VIEWER: "只读",
+}
+
+
+def permissions_of(role: str) -> frozenset[Permission]:
+    return ROLE_PERMISSIONS[Role(role)]

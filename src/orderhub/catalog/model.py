@@ -1,0 +1,24 @@
+"""SKUs: what the merchant sells, as its own codes (商家编码)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orderhub.core.db import Base, BigId, UTCDateTime
+
+
+class Sku(Base):
+    __tablename__ = "sku"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[str] = mapped_column(String(100), default="")
+    weight_g: Mapped[int] = mapped_column(default=0)
+    cost_price_fen: Mapped[int] = mapped_column(default=0)
+    list_price_fen: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

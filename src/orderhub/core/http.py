@@ -1,0 +1,146 @@
+"""HTTP plumbing shared by every router: request ids and logs, body limits, the one error shape."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orderhub.core.errors import OrderHubError
+from orderhub.core.logging import log
+
+
+def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+class BodyTooLarge(OrderHubError):
+    code, status = "request.too_large", 413
+
+
+class InputGuardMiddleware:
+    """Refuse bodies over the limit before they are read into memory (413), whatever Content-Length says,
+    and URLs carrying NUL characters, which no database column can hold (400)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            await self._respond(send, 400, "request.invalid_characters",
+                                "NUL characters are not allowed in URLs / 网址中不能含有空字符")
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise BodyTooLarge(f"request body over {self.max_bytes} bytes / 请求体过大")
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        await self._respond(send, 413, "request.too_large", f"request body over {self.max_bytes} bytes / 请求体过大")
+
+    @staticmethod
+    async def _respond(send: Send, status: int, code: str, message: str) -> None:
+        await JSONResponse(error_body(code, message), status_code=status)({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(OrderHubError)
+    async def _domain_error(request: Request, exc: OrderHubError) -> Response:
+        path = request.url.path
+        if path == "/console" or path.startswith("/console/"):
+            # Imported here: the shared kernel must not depend on the console package when it is imported.
+            from orderhub.web.htmx import console_error
+
+            return console_error(request, exc)
+        return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(error_body("request.malformed_json", "the body is not valid JSON / 请求体不是合法的 JSON"),
+                                status_code=400)
+        details = [{"field": _field_path(tuple(e.get("loc", ()))), "rule": e.get("type", "invalid"),
+                    "message": e.get("msg", "")} for e in errors]
+        return JSONResponse(error_body("request.invalid", f"{len(details)} invalid field(s) / 请求字段有误", details),
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        request_id = structlog.contextvars.get_contextvars().get("request_id", "")
+        log.exception("unhandled_error", path=request.url.path)
+        return JSONResponse(
+            error_body("internal", f"internal error; quote request id {request_id} / 服务器内部错误"),
+            status_code=500, headers={"X-Request-ID": request_id},
+        )
+
+
+def install_request_logging(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _log_request(request: Request, call_next: Any) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        try:
+            response: Response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+        response.headers["X-Request-ID"] = request_id
+        log.info("request", request_id=request_id, method=request.method, path=request.url.path,
+                 status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 1))
+        return response

@@ -1,0 +1,53 @@
+"""Settings read from the environment (prefix ORDERHUB_) and validated at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERHUB_", extra="ignore")
+
+    database_url: str = "sqlite:///orderhub.db"
+    timezone: str = "Asia/Shanghai"
+    rules_file: Path | None = None
+    # Orders paying more than this (fen) need an ops supervisor's approval before `approved`.
+    approval_threshold_fen: int = Field(default=500_000, ge=0)
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # Secure cookies need HTTPS; the demo serves plain HTTP on 127.0.0.1.
+    secure_cookies: bool = False
+    max_body_bytes: int = 1024 * 1024
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if not value.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError("ORDERHUB_DATABASE_URL must be sqlite:///… or postgresql+psycopg://…")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,331 @@
+"""Order use cases: create (manual or from a channel), move through the status machine, read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from orderhub.auth.permissions import Permission
+from orderhub.catalog import service as catalog
+from orderhub.channels import service as channels
+from orderhub.channels.errors import ShopNotFound
+from orderhub.core.actor import Actor
+from orderhub.core.db import UnitOfWork
+from orderhub.core.errors import StaleVersion
+from orderhub.core.ids import new_order_no
+from orderhub.core.money import fen_to_yuan
+from orderhub.core.outbox import add_event
+from orderhub.core.pagination import Page
+from orderhub.orders import repository
+from orderhub.orders.draft import OrderDraft
+from orderhub.orders.errors import DuplicateOrder, OrderValidationFailed
+from orderhub.orders.model import Order, OrderEvent, OrderLine
+from orderhub.orders.repository import OrderFilters
+from orderhub.orders.status import OrderStatus
+from orderhub.orders.validation import FieldError, RuleSet, validate_draft
+
+ORDER_NO_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class OrderPolicy:
+    """The merchant's rules that services apply: validation rules and the approval threshold."""
+
+    rules: RuleSet
+    approval_threshold_fen: int
+    timezone: Any  # zoneinfo.ZoneInfo: order numbers carry the business day, not the UTC day
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    order: Order
+    # True when the move to `approved` was recorded as a request awaiting a supervisor.
+    approval_pending: bool = False
+
+
+def _error_detail(error: FieldError) -> dict[str, Any]:
+    return {
+        "field": error.field,
+        "rule": error.rule,
+        "message": error.message_zh,
+        "messages": {"zh-CN": error.message_zh, "en": error.message_en},
+        "fixable": error.fixable,
+    }
+
+
+def check_manual_draft(session: Session, draft: OrderDraft, policy: OrderPolicy) -> list[FieldError]:
+    """Every defect of a manual order at once: the rules file's checks plus shop and SKUs known."""
+    errors: list[FieldError] = []
+    shop_cross_border = False
+    try:
+        shop = channels.get_shop(session, channel=draft.channel, code=draft.shop)
+        shop_cross_border = shop.cross_border
+    except ShopNotFound:
+        errors.append(
+            FieldError(
+                "shop",
+                "shop.not_found",
+                f"渠道 {draft.channel} 下没有店铺 {draft.shop}",
+                f"no shop {draft.shop!r} on channel {draft.channel!r}",
+                False,
+            )
+        )
+    errors.extend(validate_draft(draft, policy.rules, manual=True, cross_border=shop_cross_border))
+    known = catalog.skus_by_code(session, (line.sku for line in draft.lines))
+    for index, line in enumerate(draft.lines):
+        sku = known.get(line.sku)
+        if line.sku and sku is None:
+            errors.append(
+                FieldError(
+                    f"lines[{index}].sku",
+                    "sku.unknown",
+                    f"商品编码 {line.sku} 不存在",
+                    f"unknown SKU {line.sku!r}",
+                    False,
+                )
+            )
+        elif sku is not None:
+            line.title = line.title or sku.title
+            line.spec = line.spec or sku.spec
+    return errors
+
+
+def _new_order_no(session: Session, draft: OrderDraft, policy: OrderPolicy, at: Any) -> str:
+    for _ in range(ORDER_NO_ATTEMPTS):
+        candidate = new_order_no(draft.channel, at.astimezone(policy.timezone))
+        if not repository.order_no_taken(session, candidate):
+            return candidate
+    raise DuplicateOrder("could not draw a free order number / 订单号生成冲突，请重试")
+
+
+def _build_order(
+    session: Session, draft: OrderDraft, *, shop_id: int, order_no: str, status: OrderStatus, at: Any
+) -> Order:
+    receiver = draft.receiver
+    order = Order(
+        order_no=order_no,
+        channel=draft.channel,
+        shop_id=shop_id,
+        channel_order_id=draft.channel_order_id or order_no,
+        status=status.value,
+        channel_status=draft.channel_status,
+        source_type=draft.source_type,
+        customer_name=draft.customer_name or receiver.name,
+        customer_phone=draft.customer_phone or receiver.phone,
+        receiver_name=receiver.name,
+        receiver_phone=receiver.phone,
+        receiver_phone_kind=receiver.phone_kind,
+        receiver_province=receiver.province,
+        receiver_city=receiver.city,
+        receiver_district=receiver.district,
+        receiver_address=receiver.address,
+        receiver_adcode=receiver.adcode,
+        id_card=draft.id_card,
+        goods_amount_fen=draft.goods_amount_fen,
+        shipping_fee_fen=draft.shipping_fee_fen,
+        discount_fen=draft.discount_fen,
+        paid_amount_fen=draft.paid_amount_fen,
+        currency=draft.currency,
+        payment_method=draft.payment_method,
+        paid_at=draft.paid_at,
+        invoice_type=draft.invoice_type,
+        invoice_title=draft.invoice_title,
+        invoice_tax_id=draft.invoice_tax_id,
+        buyer_memo=draft.buyer_memo,
+        seller_memo=draft.seller_memo,
+        raw_payload=draft.raw_payload,
+        platform_modified_at=draft.platform_modified_at,
+        created_at=at,
+        updated_at=at,
+        lines=[
+            OrderLine(
+                line_no=index + 1,
+                sku=line.sku,
+                platform_sku=line.platform_sku,
+                title=line.title,
+                spec=line.spec,
+                qty=line.qty,
+                unit_price_fen=line.unit_price_fen,
+                discount_fen=line.discount_fen,
+            )
+            for index, line in enumerate(draft.lines)
+        ],
+    )
+    session.add(order)
+    return order
+
+
+def _record(
+    session: Session, order: Order, event: OrderEvent, *, topic: str, extra: dict[str, Any] | None = None
+) -> None:
+    """Append the timeline row and the outbox event of one change, in the caller's transaction."""
+    event.order_id = order.id
+    session.add(event)
+    payload = {
+        "order_no": order.order_no,
+        "from": event.from_status,
+        "to": event.to_status,
+        "reason": event.reason,
+        "actor": event.actor,
+        "source": event.source,
+        **(extra or {}),
+    }
+    add_event(session, topic=topic, key=order.order_no, payload=payload, at=event.at)
+
+
+def create_manual_order(uow: UnitOfWork, *, draft: OrderDraft, actor: Actor, policy: OrderPolicy) -> Order:
+    """Staff-entered order: refused with every field error at once (422) unless it is clean."""
+    with uow:
+        session = uow.session
+        errors = check_manual_draft(session, draft, policy)
+        if errors:
+            raise OrderValidationFailed([_error_detail(e) for e in errors])
+        shop = channels.get_shop(session, channel=draft.channel, code=draft.shop)
+        at = uow.now()
+        status = OrderStatus.PAID if draft.paid_at is not None else OrderStatus.PENDING_PAYMENT
+        order = _build_order(
+            session, draft, shop_id=shop.id, order_no=_new_order_no(session, draft, policy, at), status=status, at=at
+        )
+        session.flush()
+        _record(
+            session,
+            order,
+            OrderEvent(
+                kind="created",
+                at=at,
+                actor=actor.name,
+                source=actor.source,
+                to_status=status.value,
+                reason=draft.source_type,
+            ),
+            topic="order.created",
+            extra={"paid_amount": fen_to_yuan(order.paid_amount_fen)},
+        )
+        uow.commit()
+        return order
+
+
+def accept_channel_order(uow: UnitOfWork, *, draft: OrderDraft, actor: Actor, policy: OrderPolicy) -> Order:
+    """An order from a platform is never dropped for a fixable defect: it is stored on hold with the reason.
+
+    Defects nobody can fix afterwards (no lines, nonsense quantities) raise `OrderValidationFailed`,
+    which ingestion turns into a dead letter.
+    """
+    with uow:
+        session = uow.session
+        shop = channels.get_shop(session, channel=draft.channel, code=draft.shop)
+        errors = validate_draft(draft, policy.rules, manual=False, cross_border=shop.cross_border)
+        fatal = [e for e in errors if not e.fixable]
+        if fatal:
+            raise OrderValidationFailed([_error_detail(e) for e in fatal])
+        existing = repository.find_by_channel_id(
+            session, channel=draft.channel, shop_id=shop.id, channel_order_id=draft.channel_order_id
+        )
+        if existing is not None:
+            raise DuplicateOrder(f"order {draft.channel_order_id} of shop {draft.shop} is already {existing.order_no}")
+        at = uow.now()
+        status = OrderStatus(draft.status or OrderStatus.PAID)
+        order = _build_order(
+            session, draft, shop_id=shop.id, order_no=_new_order_no(session, draft, policy, at), status=status, at=at
+        )
+        session.flush()
+        _record(
+            session,
+            order,
+            OrderEvent(
+                kind="created",
+                at=at,
+                actor=actor.name,
+                source=actor.source,
+                to_status=status.value,
+                reason=draft.channel_status,
+            ),
+            topic="order.created",
+            extra={"paid_amount": fen_to_yuan(order.paid_amount_fen)},
+        )
+        if errors:
+            reason = "; ".join(e.message_zh for e in errors)
+            _record(
+                session,
+                order,
+                order.transition_to(OrderStatus.ON_HOLD, reason=reason, by=actor, at=at),
+                topic="order.held",
+            )
+        try:
+            uow.commit()
+        except IntegrityError as exc:
+            raise DuplicateOrder(f"order {draft.channel_order_id} of shop {draft.shop} arrived twice at once") from exc
+        return order
+
+
+def transition_order(
+    uow: UnitOfWork,
+    *,
+    order_no: str,
+    target: OrderStatus,
+    reason: str,
+    actor: Actor,
+    policy: OrderPolicy,
+    expected_version: int | None = None,
+) -> TransitionResult:
+    with uow:
+        session = uow.session
+        order = repository.get(session, order_no)
+        if expected_version is not None and order.version != expected_version:
+            raise StaleVersion(
+                f"order {order_no} changed since version {expected_version} (now {order.version}) "
+                f"/ 订单已被他人修改，请刷新"
+            )
+        at = uow.now()
+        needs_supervisor = (
+            target is OrderStatus.APPROVED
+            and order.status == OrderStatus.PAID
+            and order.paid_amount_fen > policy.approval_threshold_fen
+            and not actor.can(Permission.ORDERS_APPROVE_LARGE)
+        )
+        if needs_supervisor:
+            # The first of two confirmations: recorded, and the order waits for a supervisor.
+            order.approval_requested_by = actor.name
+            order.approval_requested_at = at
+            order.updated_at = at
+            event = OrderEvent(
+                kind="approval_requested",
+                at=at,
+                actor=actor.name,
+                source=actor.source,
+                from_status=order.status,
+                to_status=order.status,
+                reason=reason,
+            )
+            _record(session, order, event, topic="order.approval_requested")
+        else:
+            event = order.transition_to(target, reason=reason, by=actor, at=at)
+            _record(session, order, event, topic="order.status_changed")
+        try:
+            uow.commit()
+        except StaleDataError:
+            raise StaleVersion(
+                f"order {order_no} was changed by someone else at the same time / 订单正被他人修改，请重试"
+            ) from None
+        return TransitionResult(order=order, approval_pending=needs_supervisor)
+
+
+def get_order(session: Session, order_no: str) -> Order:
+    return repository.get(session, order_no)
+
+
+def list_orders(session: Session, filters: OrderFilters, *, limit: int = 50, cursor: str | None = None) -> Page[Order]:
+    return repository.list_page(session, filters, limit=limit, cursor=cursor)
+
+
+def status_counts(session: Session, filters: OrderFilters) -> dict[str, int]:
+    return repository.status_counts(session, filters)
+
+
+def order_timeline(session: Session, order_no: str) -> list[OrderEvent]:
+    order = repository.get(session, order_no, with_lines=False)
+    return repository.timeline(session, order.id)

@@ -1,0 +1,41 @@
+"""What a running process shares: settings, the engine, the clock and the merchant's policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from orderhub.core.clock import Clock, system_clock
+from orderhub.core.db import UnitOfWork, make_engine, make_session_factory, read_session
+from orderhub.core.settings import Settings
+from orderhub.orders.service import OrderPolicy
+from orderhub.orders.validation import load_rules
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    policy: OrderPolicy
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.session_factory, self.clock)
+
+    def reading(self):
+        return read_session(self.session_factory)
+
+
+def build_runtime(settings: Settings, *, clock: Clock = system_clock, engine: Engine | None = None) -> Runtime:
+    engine = engine or make_engine(settings.database_url)
+    policy = OrderPolicy(
+        rules=load_rules(settings.rules_file),
+        approval_threshold_fen=settings.approval_threshold_fen,
+        timezone=settings.zone,
+    )
+    return Runtime(
+        settings=settings, engine=engine, session_factory=make_session_factory(engine), clock=clock, policy=policy
+    )

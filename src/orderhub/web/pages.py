@@ -1,0 +1,5 @@
+from fastapi import FastAPI
+
+
+def install_console(app: FastAPI) -> None:
+    return None
