@@ -8,31 +8,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.samples import MANUAL_ORDER
+
 pytestmark = pytest.mark.usefixtures("merchant")
 Headers = Callable[[str], dict[str, str]]
-
-MANUAL_ORDER: dict[str, Any] = {
-    "channel": "phone",
-    "shop": "hq",
-    "source_type": "电话订单",
-    "receiver": {
-        "name": "张三",
-        "phone": "13800138000",
-        "province": "浙江省",
-        "city": "杭州市",
-        "district": "西湖区",
-        "address": "文三路90号",
-    },
-    "id_card": None,
-    "lines": [{"sku": "SKU-001", "qty": 2, "unit_price": "99.00", "discount": "0.00"}],
-    "shipping_fee": "0.00",
-    "discount": "0.00",
-    "paid_amount": "198.00",
-    "payment": {"method": "wechat", "paid_at": "2026-11-20T10:00:00+08:00"},
-    "invoice": {"type": "none"},
-    "buyer_memo": "",
-    "seller_memo": "",
-}
 
 
 def create(client: TestClient, headers: dict[str, str], **changes: Any) -> Any:

@@ -132,10 +132,13 @@ class UnitOfWork:
 
 @contextmanager
 def read_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session for queries only; it never commits."""
+    """A session for queries only; it never commits.
+
+    Closing (rather than rolling back) keeps loaded objects readable after the block; the pool
+    still ends the database transaction when it takes the connection back.
+    """
     session = session_factory()
     try:
         yield session
     finally:
-        session.rollback()
         session.close()

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, WriteOnlyMapped, mapped_column, relationship
 
 from orderhub.channels.model import Shop
 from orderhub.core.actor import Actor
@@ -72,6 +72,8 @@ class Order(Base):
     version: Mapped[int] = mapped_column(default=1)
 
     shop: Mapped[Shop] = relationship(lazy="joined", innerjoin=True)
+    # Append-only: written through `events.add`, read through the repository's timeline query.
+    events: WriteOnlyMapped[OrderEvent] = relationship(cascade="all, delete-orphan", passive_deletes=True)
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.line_no", cascade="all, delete-orphan"
     )

@@ -13,6 +13,7 @@ from orderhub.auth.permissions import Permission
 from orderhub.catalog import service as catalog
 from orderhub.channels import service as channels
 from orderhub.channels.errors import ShopNotFound
+from orderhub.channels.model import Shop
 from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork
 from orderhub.core.errors import StaleVersion
@@ -59,11 +60,14 @@ def _error_detail(error: FieldError) -> dict[str, Any]:
 
 def check_manual_draft(session: Session, draft: OrderDraft, policy: OrderPolicy) -> list[FieldError]:
     """Every defect of a manual order at once: the rules file's checks plus shop and SKUs known."""
+    return _check_manual(session, draft, policy)[0]
+
+
+def _check_manual(session: Session, draft: OrderDraft, policy: OrderPolicy) -> tuple[list[FieldError], Shop | None]:
     errors: list[FieldError] = []
-    shop_cross_border = False
+    shop: Shop | None = None
     try:
         shop = channels.get_shop(session, channel=draft.channel, code=draft.shop)
-        shop_cross_border = shop.cross_border
     except ShopNotFound:
         errors.append(
             FieldError(
@@ -74,7 +78,8 @@ def check_manual_draft(session: Session, draft: OrderDraft, policy: OrderPolicy)
                 False,
             )
         )
-    errors.extend(validate_draft(draft, policy.rules, manual=True, cross_border=shop_cross_border))
+    cross_border = shop is not None and shop.cross_border
+    errors.extend(validate_draft(draft, policy.rules, manual=True, cross_border=cross_border))
     known = catalog.skus_by_code(session, (line.sku for line in draft.lines))
     for index, line in enumerate(draft.lines):
         sku = known.get(line.sku)
@@ -91,7 +96,7 @@ def check_manual_draft(session: Session, draft: OrderDraft, policy: OrderPolicy)
         elif sku is not None:
             line.title = line.title or sku.title
             line.spec = line.spec or sku.spec
-    return errors
+    return errors, shop
 
 
 def _new_order_no(session: Session, draft: OrderDraft, policy: OrderPolicy, at: Any) -> str:
@@ -163,8 +168,7 @@ def _record(
     session: Session, order: Order, event: OrderEvent, *, topic: str, extra: dict[str, Any] | None = None
 ) -> None:
     """Append the timeline row and the outbox event of one change, in the caller's transaction."""
-    event.order_id = order.id
-    session.add(event)
+    order.events.add(event)
     payload = {
         "order_no": order.order_no,
         "from": event.from_status,
@@ -181,16 +185,14 @@ def create_manual_order(uow: UnitOfWork, *, draft: OrderDraft, actor: Actor, pol
     """Staff-entered order: refused with every field error at once (422) unless it is clean."""
     with uow:
         session = uow.session
-        errors = check_manual_draft(session, draft, policy)
-        if errors:
+        errors, shop = _check_manual(session, draft, policy)
+        if errors or shop is None:
             raise OrderValidationFailed([_error_detail(e) for e in errors])
-        shop = channels.get_shop(session, channel=draft.channel, code=draft.shop)
         at = uow.now()
         status = OrderStatus.PAID if draft.paid_at is not None else OrderStatus.PENDING_PAYMENT
         order = _build_order(
             session, draft, shop_id=shop.id, order_no=_new_order_no(session, draft, policy, at), status=status, at=at
         )
-        session.flush()
         _record(
             session,
             order,
@@ -232,7 +234,6 @@ def accept_channel_order(uow: UnitOfWork, *, draft: OrderDraft, actor: Actor, po
         order = _build_order(
             session, draft, shop_id=shop.id, order_no=_new_order_no(session, draft, policy, at), status=status, at=at
         )
-        session.flush()
         _record(
             session,
             order,
