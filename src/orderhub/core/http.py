@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orderhub.core.errors import OrderHubError
+from orderhub.core.errors import NotFound, OrderHubError
 from orderhub.core.logging import log
 
 
@@ -93,13 +93,19 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    def for_person(request: Request) -> bool:
+        path = request.url.path
+        return path == "/console" or path.startswith("/console/")
+
+    def console_error(request: Request, exc: OrderHubError) -> Response:
+        # Imported here: the shared kernel must not depend on the console package when it is imported.
+        from orderhub.web.htmx import console_error
+
+        return console_error(request, exc)
+
     @app.exception_handler(OrderHubError)
     async def _domain_error(request: Request, exc: OrderHubError) -> Response:
-        path = request.url.path
-        if path == "/console" or path.startswith("/console/"):
-            # Imported here: the shared kernel must not depend on the console package when it is imported.
-            from orderhub.web.htmx import console_error
-
+        if for_person(request):
             return console_error(request, exc)
         return JSONResponse(exc.to_dict(), status_code=exc.status)
 
@@ -107,8 +113,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return JSONResponse(error_body("request.malformed_json", "the body is not valid JSON / 请求体不是合法的 JSON"),
-                                status_code=400)
+            message = "the body is not valid JSON / 请求体不是合法的 JSON"
+            return JSONResponse(error_body("request.malformed_json", message), status_code=400)
         details = [{"field": _field_path(tuple(e.get("loc", ()))), "rule": e.get("type", "invalid"),
                     "message": e.get("msg", "")} for e in errors]
         return JSONResponse(error_body("request.invalid", f"{len(details)} invalid field(s) / 请求字段有误", details),
@@ -116,6 +122,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and for_person(request):
+            return console_error(request, NotFound("no such page / 页面不存在"))
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))

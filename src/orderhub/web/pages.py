@@ -1,5 +1,29 @@
-from fastapi import FastAPI
+"""The staff console under /console: each domain's pages, mounted on the app."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import RedirectResponse
+
+from orderhub.auth import pages as auth_pages
+from orderhub.auth.deps import require_console
+from orderhub.auth.permissions import Permission
+from orderhub.auth.service import Principal
+from orderhub.orders import pages as orders_pages
+from orderhub.web.htmx import HOME_PATH, environments
+
+home = APIRouter(include_in_schema=False)
+
+
+@home.get("/console")
+def console_home(_: Annotated[Principal, Depends(require_console(Permission.ORDERS_READ))]) -> RedirectResponse:
+    return RedirectResponse(HOME_PATH, status_code=303)
 
 
 def install_console(app: FastAPI) -> None:
-    return None
+    environments()  # read the templates' message catalogs now: a broken .po stops the start, not a request
+    app.include_router(home)
+    app.include_router(auth_pages.router)
+    app.include_router(orders_pages.router)
