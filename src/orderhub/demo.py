@@ -23,6 +23,7 @@ from orderhub.core.clock import FixedClock
 from orderhub.core.db import UnitOfWork
 from orderhub.inventory import service as inventory
 from orderhub.inventory.model import WarehouseKind
+from orderhub.orders import intake
 from orderhub.orders import service as orders
 from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
 from orderhub.orders.status import OrderStatus
@@ -261,7 +262,7 @@ def _demo_order(
         draft.status = draft.channel_status = ""
         order = orders.create_manual_order(uow, draft=draft, actor=Actor("ops", "console"), policy=runtime.policy)
     else:
-        order = orders.accept_channel_order(
+        order = intake.accept_channel_order(
             uow, draft=draft, actor=Actor(channel.value, "channel"), policy=runtime.policy
         )
     if order.status == OrderStatus.ON_HOLD:

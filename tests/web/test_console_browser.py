@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from orderhub.auth import service as auth
 from orderhub.core.actor import Actor
+from orderhub.orders import intake
 from orderhub.orders import service as orders
 from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
 from orderhub.orders.schemas import OrderCreate
@@ -53,7 +54,7 @@ def seed_orders(runtime: Runtime) -> None:
         lines=[DraftLine(sku="SKU-003", qty=1, unit_price_fen=12900)], paid_amount_fen=12900,
         channel_status="WAIT_SELLER_SEND_GOODS",
     )
-    orders.accept_channel_order(runtime.uow(), draft=held, actor=Actor("douyin", "channel"), policy=runtime.policy)
+    intake.accept_channel_order(runtime.uow(), draft=held, actor=Actor("douyin", "channel"), policy=runtime.policy)
 
 
 def shoot(page: Page, name: str, enabled: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orderhub.core.db import Base, BigId, UTCDateTime
@@ -21,4 +21,17 @@ class Sku(Base):
     cost_price_fen: Mapped[int] = mapped_column(default=0)
     list_price_fen: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PlatformSkuMapping(Base):
+    """A platform's SKU id (or an old merchant code) and the merchant SKU it stands for."""
+
+    __tablename__ = "platform_sku_mapping"
+    __table_args__ = (UniqueConstraint("channel", "platform_sku"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    platform_sku: Mapped[str] = mapped_column(String(64))
+    sku_code: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

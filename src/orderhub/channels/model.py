@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orderhub.core.db import Base, BigId, UTCDateTime
+from orderhub.core.db import Base, BigId, JsonDoc, UTCDateTime
 
 
 class Channel(StrEnum):
@@ -51,3 +52,85 @@ class Shop(Base):
     # Bonded/cross-border shops must carry the buyer's resident ID (customs clearance).
     cross_border: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Platform credentials; the secret and token are stored encrypted (core.secrets).
+    app_key: Mapped[str] = mapped_column(String(128), default="")
+    app_secret_encrypted: Mapped[str] = mapped_column(Text, default="")
+    access_token_encrypted: Mapped[str] = mapped_column(Text, default="")
+    api_base_url: Mapped[str] = mapped_column(String(255), default="")
+    credentials_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    pull_enabled: Mapped[bool] = mapped_column(default=False)
+    # Big sales: pull every 5 minutes instead of every 15.
+    promotion_mode: Mapped[bool] = mapped_column(default=False)
+
+
+class PullCursor(Base):
+    """How far a shop's incremental pull has read the platform's modified-time axis."""
+
+    __tablename__ = "pull_cursor"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), primary_key=True)
+    modified_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+
+
+class DeadLetter(Base):
+    """A payload that could not become an order, kept with its reason until replayed or discarded."""
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (Index("ix_dead_letter_status_received", "status", "received_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shop.id"), default=None)
+    source: Mapped[str] = mapped_column(String(16))  # pull, push, import, backfill, replay
+    reason_code: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    channel_order_id: Mapped[str] = mapped_column(String(64), default="")
+    raw_body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, replayed, discarded
+    order_no: Mapped[str | None] = mapped_column(String(32), default=None)
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+class DeadLetterAction(Base):
+    """The audit trail of what people did with a dead letter."""
+
+    __tablename__ = "dead_letter_action"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dead_letter_id: Mapped[int] = mapped_column(ForeignKey("dead_letter.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # replay, remap, discard
+    outcome: Mapped[str] = mapped_column(String(500))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, default=None)
+
+
+class ChannelCall(Base):
+    """One exchange with a platform (a pull page, a push received, a write-back): channel health."""
+
+    __tablename__ = "channel_call"
+    __table_args__ = (Index("ix_channel_call_shop_at", "shop_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # pull, push, fetch, writeback, decrypt
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ok: Mapped[bool]
+    error_code: Mapped[str] = mapped_column(String(64), default="")
+    latency_ms: Mapped[int] = mapped_column(default=0)
+
+
+class InboundMessage(Base):
+    """Push deliveries already taken, by the platform's delivery id: a replayed push is ignored."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (UniqueConstraint("shop_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    message_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

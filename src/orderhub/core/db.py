@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+import simplejson
 from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -75,7 +76,13 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _dump_json(value: Any) -> str:
+    # Platform payloads hold amounts as Decimal (never float); simplejson writes them as exact numbers.
+    return simplejson.dumps(value, use_decimal=True, ensure_ascii=False)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs.setdefault("json_serializer", _dump_json)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
         _configure_sqlite(engine)
@@ -97,7 +104,7 @@ class UnitOfWork:
     """
 
     def __init__(self, session_factory: sessionmaker[Session], clock: Clock = system_clock) -> None:
-        self._session_factory = session_factory
+        self.session_factory = session_factory
         self.clock = clock
         self._session: Session | None = None
 
@@ -110,7 +117,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         if self._session is not None:
             raise RuntimeError("unit of work is not re-entrant")
-        self._session = self._session_factory()
+        self._session = self.session_factory()
         return self
 
     def __exit__(

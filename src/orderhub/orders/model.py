@@ -65,6 +65,10 @@ class Order(Base):
     seller_memo: Mapped[str] = mapped_column(Text, default="")
     raw_payload: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, default=None)
     platform_modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Fingerprint of the platform data last applied: an identical re-delivery changes nothing.
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
+    # The platform still holds the receiver's contact data encrypted (Douyin before batchDecrypt).
+    pii_pending_decryption: Mapped[bool] = mapped_column(default=False)
     approval_requested_by: Mapped[str | None] = mapped_column(String(64), default=None)
     approval_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

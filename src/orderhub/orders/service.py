@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -48,7 +47,7 @@ class TransitionResult:
     approval_pending: bool = False
 
 
-def _error_detail(error: FieldError) -> dict[str, Any]:
+def error_detail(error: FieldError) -> dict[str, Any]:
     return {
         "field": error.field,
         "rule": error.rule,
@@ -187,7 +186,7 @@ def create_manual_order(uow: UnitOfWork, *, draft: OrderDraft, actor: Actor, pol
         session = uow.session
         errors, shop = _check_manual(session, draft, policy)
         if errors or shop is None:
-            raise OrderValidationFailed([_error_detail(e) for e in errors])
+            raise OrderValidationFailed([error_detail(e) for e in errors])
         at = uow.now()
         status = OrderStatus.PAID if draft.paid_at is not None else OrderStatus.PENDING_PAYMENT
         order = _build_order(
@@ -208,58 +207,6 @@ def create_manual_order(uow: UnitOfWork, *, draft: OrderDraft, actor: Actor, pol
             extra={"paid_amount": fen_to_yuan(order.paid_amount_fen)},
         )
         uow.commit()
-        return order
-
-
-def accept_channel_order(uow: UnitOfWork, *, draft: OrderDraft, actor: Actor, policy: OrderPolicy) -> Order:
-    """An order from a platform is never dropped for a fixable defect: it is stored on hold with the reason.
-
-    Defects nobody can fix afterwards (no lines, nonsense quantities) raise `OrderValidationFailed`,
-    which ingestion turns into a dead letter.
-    """
-    with uow:
-        session = uow.session
-        shop = channels.get_shop(session, channel=draft.channel, code=draft.shop)
-        errors = validate_draft(draft, policy.rules, manual=False, cross_border=shop.cross_border)
-        fatal = [e for e in errors if not e.fixable]
-        if fatal:
-            raise OrderValidationFailed([_error_detail(e) for e in fatal])
-        existing = repository.find_by_channel_id(
-            session, channel=draft.channel, shop_id=shop.id, channel_order_id=draft.channel_order_id
-        )
-        if existing is not None:
-            raise DuplicateOrder(f"order {draft.channel_order_id} of shop {draft.shop} is already {existing.order_no}")
-        at = uow.now()
-        status = OrderStatus(draft.status or OrderStatus.PAID)
-        order = _build_order(
-            session, draft, shop_id=shop.id, order_no=_new_order_no(session, draft, policy, at), status=status, at=at
-        )
-        _record(
-            session,
-            order,
-            OrderEvent(
-                kind="created",
-                at=at,
-                actor=actor.name,
-                source=actor.source,
-                to_status=status.value,
-                reason=draft.channel_status,
-            ),
-            topic="order.created",
-            extra={"paid_amount": fen_to_yuan(order.paid_amount_fen)},
-        )
-        if errors:
-            reason = "; ".join(e.message_zh for e in errors)
-            _record(
-                session,
-                order,
-                order.transition_to(OrderStatus.ON_HOLD, reason=reason, by=actor, at=at),
-                topic="order.held",
-            )
-        try:
-            uow.commit()
-        except IntegrityError as exc:
-            raise DuplicateOrder(f"order {draft.channel_order_id} of shop {draft.shop} arrived twice at once") from exc
         return order
 
 

@@ -18,17 +18,16 @@ from datetime import date, datetime
 from functools import cache, lru_cache
 from operator import attrgetter
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_core import ErrorDetails
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, InvalidComponent
 from stdnum.exceptions import ValidationError as IdNumberError
 
+from orderhub.core.datafile import DataFileError, load_model
 from orderhub.core.money import fen_to_yuan
 from orderhub.orders.draft import OrderDraft
 
@@ -46,14 +45,8 @@ class FieldError:
     fixable: bool
 
 
-class RulesFileError(Exception):
-    """The rules file cannot be used; `problems` lists every defect found, not just the first."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        listed = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"invalid rules file / 规则文件无效: {path}\n{listed}")
+class RulesFileError(DataFileError):
+    title = "invalid rules file / 规则文件无效"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,54 +173,13 @@ class RuleSet(_Section):
     text: TextRules = Field(default_factory=TextRules)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML keeps the last of two equal keys; in a rules file that silently drops a rule."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def default_rules_path() -> Path:
     return Path(__file__).with_name("rules") / "default.yaml"
 
 
 def load_rules(path: Path | None = None) -> RuleSet:
     """Read and validate a rules file (None: the default); `RulesFileError` lists every problem."""
-    path = default_rules_path() if path is None else Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulesFileError(path, [f"cannot read the file: {exc}"]) from exc
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise RulesFileError(path, [f"not valid YAML: {exc}"]) from exc
-    if not isinstance(data, dict):
-        raise RulesFileError(path, ["the file must be a YAML mapping of rule sections"])
-    try:
-        return RuleSet.model_validate(data)
-    except ValidationError as exc:
-        raise RulesFileError(path, [_describe(error) for error in exc.errors()]) from exc
-
-
-def _describe(error: ErrorDetails) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        return f"{where}: unknown key"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] != "missing" and isinstance(error.get("input"), str | int | float | bool):
-        message += f" (got {error['input']!r})"
-    return f"{where}: {message}"
+    return load_model(default_rules_path() if path is None else Path(path), RuleSet, RulesFileError)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from orderhub.core.clock import FixedClock
 from orderhub.core.db import UnitOfWork
 from orderhub.core.errors import StaleVersion
 from orderhub.core.outbox import OutboxEvent
-from orderhub.orders import service
+from orderhub.orders import intake, service
 from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
 from orderhub.orders.errors import IllegalTransition, OrderValidationFailed
 from orderhub.orders.model import Order, OrderEvent
@@ -134,7 +134,7 @@ def test_a_channel_order_missing_its_district_is_accepted_on_hold_with_the_reaso
     draft = channel_draft(
         receiver=Receiver(name="李四", phone="13900139000", province="浙江省", city="宁波市", address="中山东路138号")
     )
-    order = service.accept_channel_order(
+    order = intake.accept_channel_order(
         runtime.uow(), draft=draft, actor=Actor("douyin", "channel"), policy=runtime.policy
     )
     assert order.status == OrderStatus.ON_HOLD and order.held_from == OrderStatus.PAID
@@ -156,7 +156,7 @@ def test_a_channel_order_with_a_masked_phone_is_accepted_without_hold(runtime: R
     draft = channel_draft(
         receiver=Receiver(name="王*", phone="138****5678", province="广东省", city="东莞市", address="长安镇振安路1号")
     )
-    order = service.accept_channel_order(
+    order = intake.accept_channel_order(
         runtime.uow(), draft=draft, actor=Actor("douyin", "channel"), policy=runtime.policy
     )
     assert order.status == OrderStatus.PAID and order.receiver_phone_kind == "masked"
@@ -164,7 +164,7 @@ def test_a_channel_order_with_a_masked_phone_is_accepted_without_hold(runtime: R
 
 def test_a_channel_order_nobody_could_fix_is_refused_for_the_dead_letter_store(runtime: Runtime) -> None:
     with pytest.raises(OrderValidationFailed):
-        service.accept_channel_order(
+        intake.accept_channel_order(
             runtime.uow(), draft=channel_draft(lines=[]), actor=Actor("douyin", "channel"), policy=runtime.policy
         )
     assert count(runtime, Order) == 0
@@ -269,7 +269,7 @@ def test_keyset_pages_cover_every_order_once_newest_first(runtime: Runtime, cloc
 
 def test_list_filters_combine(runtime: Runtime) -> None:
     paid = service.create_manual_order(runtime.uow(), draft=phone_draft(), actor=OPS, policy=runtime.policy)
-    service.accept_channel_order(
+    intake.accept_channel_order(
         runtime.uow(), draft=channel_draft(), actor=Actor("douyin", "channel"), policy=runtime.policy
     )
     with runtime.reading() as session:

@@ -1,0 +1,136 @@
+"""Channel ingestion: raw platform payloads in, orders (or dead letters) out, exactly once.
+
+Every path an order can arrive by — pull, push, file import, backfill, replay — ends here. A batch
+is one transaction: the orders it creates or updates, the dead letters of what could not be read,
+and the health record commit together, so a crash loses nothing and a retry duplicates nothing.
+One bad record never fails its batch: it becomes a dead letter with its reason and raw body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from orderhub.channels.mapping import ChannelMappingError, load_json, load_mapping
+from orderhub.channels.model import DeadLetter, Shop
+from orderhub.core.actor import Actor
+from orderhub.core.db import UnitOfWork
+from orderhub.orders.draft import OrderDraft
+from orderhub.orders.intake import IntakeResult, ShopRef, accept_channel_drafts
+from orderhub.orders.service import OrderPolicy
+
+DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One raw order as it arrived: its text (kept for dead letters) and, if parsed already, its object."""
+
+    raw: str
+    source: str  # pull, push, import, backfill, replay
+    payload: Any = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: str  # an IntakeResult value, or "dead_lettered"
+    channel_order_id: str = ""
+    order_no: str | None = None
+    dead_letter_id: int | None = None
+    reason: str = ""
+
+
+@dataclass
+class Tally:
+    """What a run did, for summaries: created / updated / unchanged / stale / on hold / dead-lettered."""
+
+    counts: Counter[str]
+
+    @classmethod
+    def of(cls, outcomes: Sequence[Outcome]) -> Tally:
+        return cls(Counter(outcome.result for outcome in outcomes))
+
+    def add(self, outcomes: Sequence[Outcome]) -> None:
+        self.counts.update(outcome.result for outcome in outcomes)
+
+
+def shop_ref(shop: Shop) -> ShopRef:
+    return ShopRef(shop.id, shop.channel, shop.code, shop.cross_border)
+
+
+def _dead_letter(
+    session: Session, shop: ShopRef, item: Incoming, at: datetime, code: str, reason: str, channel_order_id: str = ""
+) -> DeadLetter:
+    letter = DeadLetter(
+        channel=shop.channel,
+        shop_id=shop.id,
+        source=item.source,
+        reason_code=code,
+        reason=reason[:4000],
+        channel_order_id=channel_order_id[:64],
+        raw_body=item.raw,
+        received_at=at,
+    )
+    session.add(letter)
+    return letter
+
+
+def ingest_batch(
+    session: Session, *, shop: ShopRef, items: Sequence[Incoming], policy: OrderPolicy, actor: Actor, at: datetime
+) -> list[Outcome]:
+    """Map, validate and apply one shop's payloads inside the caller's transaction; one outcome per item."""
+    mapping = load_mapping(shop.channel)
+    drafts: list[OrderDraft] = []
+    unreadable: dict[int, tuple[str, str]] = {}
+    for index, item in enumerate(items):
+        try:
+            payload = item.payload if item.payload is not None else load_json(item.raw)
+            if not isinstance(payload, dict):
+                raise ValueError(f"an order is a JSON object, got {type(payload).__name__}")
+            drafts.append(mapping.to_draft(payload, shop=shop.code))
+        except ChannelMappingError as exc:
+            unreadable[index] = ("mapping", str(exc))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            unreadable[index] = ("payload", f"unreadable payload: {exc}")
+    intakes = iter(accept_channel_drafts(session, shop=shop, drafts=drafts, policy=policy, actor=actor, at=at))
+    results: list[Outcome | DeadLetter] = []
+    for index, item in enumerate(items):
+        if index in unreadable:
+            code, reason = unreadable[index]
+            results.append(_dead_letter(session, shop, item, at, code, reason))
+            continue
+        intake = next(intakes)
+        key = intake.draft.channel_order_id
+        if intake.result is IntakeResult.REJECTED:
+            results.append(_dead_letter(session, shop, item, at, "validation", intake.reason, key))
+        else:
+            results.append(Outcome(intake.result.value, key, intake.order_no, reason=intake.reason))
+    session.flush()
+    return [
+        Outcome(DEAD_LETTERED, result.channel_order_id, dead_letter_id=result.id, reason=result.reason)
+        if isinstance(result, DeadLetter)
+        else result
+        for result in results
+    ]
+
+
+def ingest(
+    uow: UnitOfWork, *, shop: ShopRef, items: Sequence[Incoming], policy: OrderPolicy, actor: Actor
+) -> list[Outcome]:
+    """`ingest_batch` in its own transaction."""
+    with uow:
+        outcomes = ingest_batch(uow.session, shop=shop, items=items, policy=policy, actor=actor, at=uow.now())
+        uow.commit()
+        return outcomes
+
+
+def raw_text(payload: Any) -> str:
+    """The text kept for a payload that arrived inside a page (pulls). Big ids stay exact; decimal
+    amounts are written as strings, which every mapping reads back to the same fen."""
+    return json.dumps(payload, ensure_ascii=False, default=str)

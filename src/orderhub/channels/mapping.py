@@ -1,0 +1,451 @@
+"""The one mapping engine: a channel's mapping file turns its raw order object into an `OrderDraft`.
+
+A mapping file (``mappings/<channel>.yaml``) names, for each field of the unified order, where it
+sits in the platform's order object and how to read it (``as``: text, integer, yuan, fen, a time
+in a format and zone, unix seconds…), and maps the platform's raw statuses onto the unified ones.
+Anything it cannot read — a missing required field, a status it does not know, "abc" where
+an amount belongs — raises `ChannelMappingError` naming the channel, the field path and the raw
+value; ingestion turns that into a dead letter. Nothing unknown is passed through.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from orderhub.core.datafile import DataFileError, load_model
+from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
+from orderhub.orders.status import OrderStatus
+
+MAPPINGS_DIR = Path(__file__).with_name("mappings")
+_CENT = Decimal("0.01")
+_DIGITS = re.compile(r"-?\d+")
+
+
+class MappingFileError(DataFileError):
+    title = "invalid channel mapping file / 渠道映射文件无效"
+
+
+class ChannelMappingError(Exception):
+    """A payload the mapping cannot read. Not retryable: it needs a person (or a fixed mapping)."""
+
+    def __init__(self, channel: str, path: str, raw: Any, reason: str) -> None:
+        self.channel = channel
+        self.path = path
+        self.raw = raw
+        self.reason = reason
+        shown = repr(raw) if len(repr(raw)) <= 80 else repr(raw)[:77] + "..."
+        super().__init__(f"{channel}: {path} = {shown}: {reason}")
+
+
+def load_json(body: bytes | str) -> Any:
+    """Platform JSON, with every non-integer number as `Decimal` so no amount passes through float."""
+    return json.loads(body, parse_float=Decimal)
+
+
+# ---------------------------------------------------------------------------------------------
+# The mapping file
+# ---------------------------------------------------------------------------------------------
+
+Kind = Literal["str", "int", "yuan", "fen", "time", "unix", "unix_ms", "iso"]
+
+
+def _spec_shorthand(value: Any) -> Any:
+    """`receiver_name` or `[receiver_mobile, receiver_phone]` stand for `{path: …}`."""
+    if isinstance(value, str | list):
+        return {"path": value}
+    return value
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    # A dotted path into the order object; with several, the first one present and not empty wins.
+    path: str | list[str]
+    kind: Kind = Field(default="str", alias="as")
+    format: str | None = None  # strptime format, for `as: time`
+    required: bool = False
+    # Values the platform uses for "none" (JD's 0001-01-01 00:00:00, a 0 unix time…).
+    empty: list[str] = Field(default_factory=list)
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    @model_validator(mode="after")
+    def _time_has_format(self) -> FieldSpec:
+        if self.kind == "time" and not self.format:
+            raise ValueError("`as: time` needs a `format`, e.g. '%Y-%m-%d %H:%M:%S'")
+        return self
+
+
+Spec = Annotated[FieldSpec, BeforeValidator(_spec_shorthand)]
+
+# Unified fields a mapping may fill, by where they go on the draft.
+ORDER_FIELDS = {
+    "channel_order_id",
+    "platform_modified_at",
+    "paid_at",
+    "payment_method",
+    "customer_name",
+    "customer_phone",
+    "receiver.name",
+    "receiver.phone",
+    "receiver.province",
+    "receiver.city",
+    "receiver.district",
+    "receiver.address",
+    "id_card",
+    "shipping_fee_fen",
+    "discount_fen",
+    "paid_amount_fen",
+    "buyer_memo",
+    "seller_memo",
+    "invoice_title",
+    "invoice_tax_id",
+    "currency",
+}
+LINE_FIELDS = {"sku", "platform_sku", "title", "spec", "qty", "unit_price_fen", "discount_fen", "amount_fen"}
+
+
+PRESENT = "*"
+
+
+class StatusRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Every listed path must hold one of the listed raw values (compared as text); "*" matches any
+    # value that is present and not empty (Shopify's `cancelled_at`).
+    when: dict[str, list[str]]
+    then: OrderStatus
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_values(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("when"), dict):
+            data = {**data, "when": {k: v if isinstance(v, list) else [v] for k, v in data["when"].items()}}
+        return data
+
+
+class StatusMap(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Raw status paths: their values, joined by "/", are the `channel_status` kept on the order.
+    path: str | list[str]
+    # Checked first, in order: combinations a single raw status cannot express (refund state…).
+    rules: list[StatusRule] = Field(default_factory=list)
+    map: dict[str, OrderStatus]
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_keys(cls, data: Any) -> Any:
+        # YAML reads `1: paid` with an integer key; raw statuses are compared as text.
+        if isinstance(data, dict) and isinstance(data.get("map"), dict):
+            data = {**data, "map": {str(k): v for k, v in data["map"].items()}}
+        return data
+
+
+class LineMap(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    fields: dict[str, Spec]
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> LineMap:
+        unknown = set(self.fields) - LINE_FIELDS
+        if unknown:
+            raise ValueError(f"unknown line fields {sorted(unknown)}; known: {sorted(LINE_FIELDS)}")
+        for needed in ("qty", "unit_price_fen"):
+            if needed not in self.fields:
+                raise ValueError(f"line field {needed!r} must be mapped")
+        if "sku" not in self.fields and "platform_sku" not in self.fields:
+            raise ValueError("map `sku` (merchant code) or `platform_sku`, or both")
+        return self
+
+
+class PiiRules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # When any of these paths holds a value, the contact data is still ciphertext (Douyin before
+    # batchDecrypt): the order is stored as pending decryption with the masked values shown.
+    encrypted_when: list[str] = Field(default_factory=list)
+
+
+class ChannelMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: str
+    source: str  # which platform document or SDK version the mapping follows
+    timezone: str = "Asia/Shanghai"
+    order: dict[str, Spec]
+    # `balance`: the platform gives no single order-level discount, so it is what makes
+    # goods + shipping − discount = paid hold (platform coupons, seller price changes, …).
+    order_discount: Literal["mapped", "balance"] = "balance"
+    lines: LineMap
+    status: StatusMap
+    pii: PiiRules = Field(default_factory=PiiRules)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> ChannelMapping:
+        unknown = set(self.order) - ORDER_FIELDS
+        if unknown:
+            raise ValueError(f"unknown order fields {sorted(unknown)}; known: {sorted(ORDER_FIELDS)}")
+        for needed in ("channel_order_id", "platform_modified_at", "paid_amount_fen"):
+            if needed not in self.order:
+                raise ValueError(f"order field {needed!r} must be mapped")
+        if self.order_discount == "mapped" and "discount_fen" not in self.order:
+            raise ValueError("order_discount: mapped needs an order field `discount_fen`")
+        if self.order_discount == "balance" and "discount_fen" in self.order:
+            raise ValueError("order_discount: balance computes discount_fen; do not map it as well")
+        ZoneInfo(self.timezone)
+        return self
+
+    def to_draft(self, payload: dict[str, Any], *, shop: str) -> OrderDraft:
+        """The unified draft of one raw order object; `ChannelMappingError` if it cannot be read."""
+        return _Reader(self, payload).draft(shop)
+
+
+@cache
+def load_mapping(channel: str, directory: Path = MAPPINGS_DIR) -> ChannelMapping:
+    path = directory / f"{channel}.yaml"
+    if not path.exists():
+        raise MappingFileError(path, [f"no mapping file for channel {channel!r}"])
+    mapping = load_model(path, ChannelMapping, MappingFileError)
+    if mapping.channel != channel:
+        raise MappingFileError(path, [f"channel: the file is named for {channel!r} but says {mapping.channel!r}"])
+    return mapping
+
+
+def available_channels(directory: Path = MAPPINGS_DIR) -> list[str]:
+    return sorted(path.stem for path in directory.glob("*.yaml"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a payload
+# ---------------------------------------------------------------------------------------------
+
+
+def dig(payload: Any, path: str) -> Any:
+    """The value at a dotted path (`post_addr.province.name`, `item_list.0.sku_id`), or None."""
+    value = payload
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _matches(raw: Any, allowed: list[str]) -> bool:
+    return (PRESENT in allowed and _present(raw)) or (raw is not None and str(raw) in allowed)
+
+
+class _Reader:
+    def __init__(self, mapping: ChannelMapping, payload: dict[str, Any]) -> None:
+        self.mapping = mapping
+        self.payload = payload
+        self.zone = ZoneInfo(mapping.timezone)
+
+    def fail(self, path: str, raw: Any, reason: str) -> ChannelMappingError:
+        return ChannelMappingError(self.mapping.channel, path, raw, reason)
+
+    def read(self, spec: FieldSpec, source: Any, where: str = "") -> Any:
+        for path in spec.paths:
+            raw = dig(source, path)
+            if _present(raw) and str(raw).strip() not in spec.empty:
+                return self.convert(spec, raw, where + path)
+        if spec.required:
+            raise self.fail(where + "|".join(spec.paths), None, "required field missing")
+        return None
+
+    def convert(self, spec: FieldSpec, raw: Any, path: str) -> Any:
+        try:
+            return _CONVERTERS[spec.kind](raw, spec, self.zone)
+        except (ValueError, InvalidOperation, TypeError, OverflowError) as exc:
+            raise self.fail(path, raw, f"not a valid {spec.kind}: {exc}") from None
+
+    def draft(self, shop: str) -> OrderDraft:
+        values = {name: self.read(spec, self.payload) for name, spec in self.mapping.order.items()}
+        status, channel_status = self.status()
+        lines = self.lines()
+        receiver = Receiver(
+            **{
+                name.removeprefix("receiver."): values.pop(name) or ""
+                for name in list(values)
+                if name.startswith("receiver.")
+            }
+        )
+        goods = sum(line.amount_fen for line in lines)
+        shipping = values.pop("shipping_fee_fen", None) or 0
+        paid = values.pop("paid_amount_fen")
+        discount = values.pop("discount_fen", None)
+        if self.mapping.order_discount == "balance":
+            discount = goods + shipping - paid
+        draft = OrderDraft(
+            channel=self.mapping.channel,
+            shop=shop,
+            receiver=receiver,
+            lines=lines,
+            shipping_fee_fen=shipping,
+            discount_fen=discount or 0,
+            paid_amount_fen=paid,
+            status=status.value,
+            channel_status=channel_status,
+            raw_payload=self.payload,
+            **{name: value for name, value in values.items() if value is not None},
+        )
+        draft.extra["pii_encrypted"] = any(_present(dig(self.payload, p)) for p in self.mapping.pii.encrypted_when)
+        return draft
+
+    def status(self) -> tuple[OrderStatus, str]:
+        status_map = self.mapping.status
+        raws = [dig(self.payload, path) for path in status_map.paths]
+        channel_status = "/".join(str(raw) for raw in raws if _present(raw))
+        for rule in status_map.rules:
+            if all(_matches(dig(self.payload, path), allowed) for path, allowed in rule.when.items()):
+                return rule.then, channel_status
+        key = "" if raws[0] is None else str(raws[0])
+        if key not in status_map.map:
+            raise self.fail(status_map.paths[0], raws[0], "status not in the mapping's status map")
+        return status_map.map[key], channel_status
+
+    def lines(self) -> list[DraftLine]:
+        items = dig(self.payload, self.mapping.lines.path)
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise self.fail(self.mapping.lines.path, items, "order lines are not a list")
+        lines = []
+        for index, item in enumerate(items):
+            where = f"{self.mapping.lines.path}.{index}."
+            if not isinstance(item, dict):
+                raise self.fail(where.rstrip("."), item, "an order line is not an object")
+            values = {name: self.read(spec, item, where) for name, spec in self.mapping.lines.fields.items()}
+            qty, unit = values["qty"], values["unit_price_fen"]
+            if qty is None or unit is None:
+                raise self.fail(where + "qty|unit_price", item, "an order line needs a quantity and a price")
+            amount = values.pop("amount_fen", None)
+            discount = values.pop("discount_fen", None)
+            if discount is None:
+                discount = qty * unit - amount if amount is not None else 0
+            lines.append(
+                DraftLine(
+                    sku=values.get("sku") or "",
+                    platform_sku=values.get("platform_sku") or "",
+                    qty=qty,
+                    unit_price_fen=unit,
+                    discount_fen=discount,
+                    title=values.get("title") or "",
+                    spec=values.get("spec") or "",
+                )
+            )
+        return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Converters: raw JSON value → Python value; ValueError (or kin) means "cannot read"
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_text(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> str:
+    if isinstance(raw, bool | dict | list):
+        raise ValueError("expected text")
+    if isinstance(raw, Decimal):
+        return format(raw, "f")
+    return str(raw).strip()
+
+
+def _as_int(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("expected a whole number")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, Decimal) and raw == raw.to_integral_value():
+        return int(raw)
+    if isinstance(raw, str) and _DIGITS.fullmatch(raw.strip()):
+        return int(raw.strip())
+    raise ValueError("expected a whole number")
+
+
+def _decimal(raw: Any) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, int | Decimal | str):
+        raise ValueError("expected an amount")
+    amount = Decimal(raw.strip()) if isinstance(raw, str) else Decimal(raw)
+    if not amount.is_finite():
+        raise ValueError("expected an amount")
+    return amount
+
+
+def _yuan_to_fen(amount: Decimal) -> int:
+    if amount != amount.quantize(_CENT):
+        raise ValueError("more than two decimal places")
+    return int(amount * 100)
+
+
+def _as_yuan(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> int:
+    """Yuan as string ("236.00"), JSON number (PDD's 149.8) or integer → fen."""
+    return _yuan_to_fen(_decimal(raw))
+
+
+def _as_fen(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> int:
+    """Integer fen (Douyin). A decimal string such as "199.00" in a fen field is the known drift of
+    a platform switching to yuan strings: read as yuan rather than refused."""
+    if isinstance(raw, str) and "." in raw:
+        return _yuan_to_fen(_decimal(raw))
+    amount = _decimal(raw)
+    if amount != amount.to_integral_value():
+        raise ValueError("fen must be a whole number")
+    return int(amount)
+
+
+def _as_time(raw: Any, spec: FieldSpec, zone: ZoneInfo) -> datetime:
+    assert spec.format is not None
+    return datetime.strptime(str(raw).strip(), spec.format).replace(tzinfo=zone).astimezone(UTC)
+
+
+def _as_unix(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> datetime | None:
+    seconds = _as_int(raw, _spec, _zone)
+    return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None
+
+
+def _as_unix_ms(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> datetime | None:
+    millis = _as_int(raw, _spec, _zone)
+    return datetime.fromtimestamp(millis / 1000, UTC) if millis > 0 else None
+
+
+def _as_iso(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> datetime:
+    value = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError("ISO time without an offset")
+    return value.astimezone(UTC)
+
+
+_CONVERTERS = {
+    "str": _as_text,
+    "int": _as_int,
+    "yuan": _as_yuan,
+    "fen": _as_fen,
+    "time": _as_time,
+    "unix": _as_unix,
+    "unix_ms": _as_unix_ms,
+    "iso": _as_iso,
+}

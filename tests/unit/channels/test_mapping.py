@@ -1,0 +1,209 @@
+"""The mapping engine over each channel's mapping file: real payload shapes in, unified drafts out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderhub.channels.mapping import (
+    ChannelMappingError,
+    MappingFileError,
+    available_channels,
+    load_json,
+    load_mapping,
+)
+
+TAOBAO_BODY = b"""{"tid": 4123456789012345678, "tid_str": "4123456789012345678", "status": "WAIT_SELLER_SEND_GOODS",
+ "modified": "2026-11-20 10:05:00", "pay_time": "2026-11-20 10:00:00", "buyer_nick": "t**1",
+ "receiver_name": "\\u5f20\\u4e09", "receiver_mobile": "13800138000", "receiver_state": "\\u6d59\\u6c5f\\u7701",
+ "receiver_city": "\\u676d\\u5dde\\u5e02", "receiver_district": "\\u897f\\u6e56\\u533a",
+ "receiver_address": "\\u6587\\u4e09\\u8def90\\u53f7",
+ "post_fee": "10.00", "payment": "207.00", "total_fee": "198.00",
+ "orders": {"order": [{"oid": 4123456789012345679, "outer_sku_id": "SKU-001", "sku_id": "5012", "title": "cup",
+   "num": 2, "price": "99.00", "total_fee": "198.00"}]}}"""
+
+
+def taobao() -> dict[str, Any]:
+    payload = load_json(TAOBAO_BODY)
+    assert isinstance(payload, dict)
+    return payload
+
+
+def test_every_mapping_file_loads() -> None:
+    channels = available_channels()
+    assert {"taobao", "tmall", "jd", "pdd", "douyin"} <= set(channels)
+    for channel in channels:
+        assert load_mapping(channel).channel == channel
+
+
+def test_taobao_trade_maps_with_its_big_id_exact_and_money_in_fen() -> None:
+    draft = load_mapping("taobao").to_draft(taobao(), shop="tb1")
+    assert draft.channel_order_id == "4123456789012345678"
+    assert draft.status == "paid" and draft.channel_status == "WAIT_SELLER_SEND_GOODS"
+    assert draft.platform_modified_at == datetime(2026, 11, 20, 2, 5, tzinfo=UTC)
+    assert (draft.shipping_fee_fen, draft.paid_amount_fen, draft.goods_amount_fen, draft.discount_fen) == (
+        1000,
+        20700,
+        19800,
+        100,
+    )
+    assert draft.receiver.name == "张三" and draft.receiver.district == "西湖区"
+    assert [(line.sku, line.platform_sku, line.qty, line.unit_price_fen) for line in draft.lines] == [
+        ("SKU-001", "5012", 2, 9900)
+    ]
+    assert draft.raw_payload is not None and draft.raw_payload["tid"] == 4123456789012345678
+
+
+def test_the_big_tid_number_alone_is_read_exactly() -> None:
+    payload = taobao()
+    del payload["tid_str"]
+    assert load_mapping("taobao").to_draft(payload, shop="tb1").channel_order_id == "4123456789012345678"
+
+
+def test_presale_with_the_balance_unpaid_is_pending_payment() -> None:
+    payload = taobao() | {"step_trade_status": "FRONT_PAID_FINAL_NOPAID"}
+    assert load_mapping("taobao").to_draft(payload, shop="tb1").status == "pending_payment"
+
+
+def pdd(**changes: Any) -> dict[str, Any]:
+    return {
+        "order_sn": "241120-563820194736052",
+        "order_status": 1,
+        "refund_status": 1,
+        "confirm_status": 1,
+        "updated_at": "2026-11-20 10:05:00",
+        "pay_time": "2026-11-20 10:00:00",
+        "pay_type": "WEIXIN",
+        "receiver_name": "李四",
+        "receiver_phone": "13900139000",
+        "province": "广东省",
+        "city": "东莞市",
+        "town": "",
+        "receiver_address": "长安镇振安路1号",
+        "postage": Decimal("0"),
+        "pay_amount": Decimal("149.8"),
+        "item_list": [
+            {
+                "outer_id": "SKU-002",
+                "sku_id": 77,
+                "goods_name": "茶",
+                "goods_count": 1,
+                "goods_price": Decimal("159.8"),
+                "goods_spec": "250g",
+            }
+        ],
+        **changes,
+    }
+
+
+@pytest.mark.parametrize("amount", [Decimal("149.8"), "149.80", "149.8"])
+def test_pdd_money_as_number_or_string_reads_to_the_same_fen(amount: object) -> None:
+    draft = load_mapping("pdd").to_draft(pdd(pay_amount=amount), shop="p1")
+    assert draft.paid_amount_fen == 14980 and draft.discount_fen == 1000 and draft.lines[0].platform_sku == "77"
+
+
+@pytest.mark.parametrize(("refund_status", "status"), [(1, "paid"), (3, "refunding"), (4, "refunded")])
+def test_pdd_refund_state_overrides_the_order_status(refund_status: int, status: str) -> None:
+    assert load_mapping("pdd").to_draft(pdd(refund_status=refund_status), shop="p1").status == status
+
+
+def douyin(**changes: Any) -> dict[str, Any]:
+    return {
+        "order_id": "6920000000000000001",
+        "order_status": 105,
+        "update_time": 1763604300,
+        "pay_time": 1763604000,
+        "encrypt_post_tel": "#x9a#...",
+        "encrypt_post_receiver": "#b2#...",
+        "mask_post_tel": "138****0000",
+        "mask_post_receiver": "王*",
+        "post_addr": {
+            "province": {"name": "浙江省"},
+            "city": {"name": "杭州市"},
+            "town": {"name": "西湖区"},
+            "street": {"name": "文三路"},
+        },
+        "mask_post_addr": {"detail": "文三路**号"},
+        "post_amount": 0,
+        "pay_amount": 19900,
+        "sku_order_list": [
+            {"code": "SKU-001", "sku_id": 9001, "product_name": "杯", "item_num": 1, "origin_amount": 19900}
+        ],
+        **changes,
+    }
+
+
+def test_douyin_orders_in_fen_with_encrypted_contacts_are_marked_pending_decryption() -> None:
+    draft = load_mapping("douyin").to_draft(douyin(), shop="dy")
+    assert draft.paid_amount_fen == 19900 and draft.lines[0].unit_price_fen == 19900
+    assert draft.receiver.phone == "138****0000" and draft.receiver.address == "文三路**号"
+    assert draft.extra["pii_encrypted"] is True
+    assert draft.paid_at == datetime(2025, 11, 20, 2, 0, tzinfo=UTC)
+
+
+def test_a_douyin_fen_field_drifting_to_a_yuan_string_is_normalised() -> None:
+    draft = load_mapping("douyin").to_draft(douyin(pay_amount="199.00"), shop="dy")
+    assert draft.paid_amount_fen == 19900
+
+
+def test_jd_none_dates_and_municipality_addresses_pass_through_for_validation() -> None:
+    payload = {
+        "orderId": "300000000001",
+        "orderState": "WAIT_SELLER_STOCK_OUT",
+        "modified": "2026-11-20 10:05:00",
+        "paymentConfirmTime": "0001-01-01 00:00:00",
+        "orderPayment": "99.00",
+        "freightPrice": "0.00",
+        "consigneeInfo": {
+            "fullname": "赵六",
+            "mobile": "13700137000",
+            "province": "北京",
+            "city": "海淀区",
+            "county": "",
+            "fullAddress": "北京海淀区中关村大街1号",
+        },
+        "itemInfoList": [
+            {"outerSkuId": "SKU-003", "skuId": "100", "skuName": "餐具", "itemTotal": "1", "jdPrice": "99.00"}
+        ],
+    }
+    draft = load_mapping("jd").to_draft(payload, shop="jd1")
+    assert draft.paid_at is None and draft.receiver.city == "海淀区" and draft.lines[0].qty == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"status": "SOMETHING_NEW"}, "status"),
+        ({"payment": "abc"}, "payment"),
+        ({"payment": "1.005"}, "payment"),
+        ({"modified": "20/11/2026"}, "modified"),
+        ({"modified": None}, "modified"),
+        ({"orders": {"order": "oops"}}, "orders.order"),
+        ({"orders": {"order": [{"num": 1.5, "price": "1.00", "outer_sku_id": "X"}]}}, "orders.order.0.num"),
+    ],
+)
+def test_what_the_mapping_cannot_read_raises_with_channel_path_and_raw_value(
+    changes: dict[str, Any], path: str
+) -> None:
+    payload = taobao() | changes
+    if "orders" in changes and isinstance(changes["orders"]["order"], list):
+        payload["orders"]["order"][0]["num"] = Decimal("1.5")
+    with pytest.raises(ChannelMappingError) as refused:
+        load_mapping("taobao").to_draft(payload, shop="tb1")
+    assert refused.value.channel == "taobao" and refused.value.path.startswith(path)
+
+
+def test_a_broken_mapping_file_lists_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "acme.yaml").write_text(
+        "channel: acme\nsource: x\norder:\n  colour: red\nlines: {path: items, fields: {qty: n}}\n"
+        "status: {path: s, map: {A: teleported}}\nsurprise: 1\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(MappingFileError) as refused:
+        load_mapping("acme", tmp_path)
+    text = "\n".join(refused.value.problems)
+    assert "surprise: unknown key" in text and "teleported" in text and "unit_price_fen" in text
