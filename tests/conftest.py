@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
@@ -30,6 +31,7 @@ from orderhub.models import metadata
 from orderhub.runtime import Runtime, build_runtime
 
 REQUIRE_ALL = os.environ.get("ORDERHUB_TEST_REQUIRE_ALL") == "1"
+TEST_SECRET_KEY = Fernet.generate_key().decode()
 PG_ADMIN_URL = os.environ.get("ORDERHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -95,7 +97,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def runtime(engine: Engine, clock: FixedClock) -> Runtime:
-    settings = Settings(database_url=engine.url.render_as_string(hide_password=False), log_json=False)
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False), log_json=False, secret_key=TEST_SECRET_KEY
+    )
     return build_runtime(settings, clock=clock, engine=engine)
 
 

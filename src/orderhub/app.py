@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from orderhub.channels.api import router as channels_router
+from orderhub.channels.api import writebacks as writebacks_router
 from orderhub.core.http import InputGuardMiddleware, install_error_handlers, install_request_logging
 from orderhub.orders.api import router as orders_router
 from orderhub.runtime import Runtime
@@ -30,6 +32,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_request_logging(app)
     app.add_middleware(InputGuardMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.include_router(orders_router)
+    app.include_router(channels_router)
+    app.include_router(writebacks_router)
     install_console(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

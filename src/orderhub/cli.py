@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +24,12 @@ app.add_typer(shop_app, name="shop")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(bench_app, name="bench")
+channels_app = typer.Typer(help="Channel ingestion: backfills and health.", no_args_is_help=True)
+deadletters_app = typer.Typer(help="Dead letters (补单): list, show, replay, discard.", no_args_is_help=True)
+simulate_app = typer.Typer(help="Local simulators of the platforms, with fault injection.", no_args_is_help=True)
+app.add_typer(channels_app, name="channels")
+app.add_typer(deadletters_app, name="deadletters")
+app.add_typer(simulate_app, name="simulate")
 console = Console()
 
 
@@ -92,7 +100,7 @@ def demo(
     from orderhub.app import create_app
     from orderhub.core.logging import configure_logging
     from orderhub.core.migrate import upgrade
-    from orderhub.demo import reset_admin, seed_demo
+    from orderhub.demo import reset_admin, seed_demo, start_live_channels
 
     settings = get_settings()
     configure_logging(level="WARNING", json=settings.log_json)
@@ -106,7 +114,12 @@ def demo(
         console.print(f"created the demo merchant with {created} orders in {settings.database_url}")
     console.print(f"console: [bold]http://{host}:{port}/console[/bold]   API docs: http://{host}:{port}/docs")
     console.print(f"admin login: [bold]admin[/bold] / [bold]{password}[/bold]")
-    uvicorn.run(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+    live = start_live_channels(runtime, push_to=f"http://{host}:{port}")
+    console.print(f"platform simulators at {live.simulator.base_url}: new orders are pushed and pulled as you watch")
+    try:
+        uvicorn.run(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+    finally:
+        live.stop()
 
 
 @shop_app.command("create")
@@ -115,22 +128,87 @@ def shop_create(
     code: Annotated[str, typer.Option(help="shop code, unique within the channel")],
     name: Annotated[str, typer.Option(help="display name")] = "",
     cross_border: Annotated[bool, typer.Option(help="bonded/cross-border shop (ID card required)")] = False,
+    app_key: Annotated[str, typer.Option(help="platform app key")] = "",
+    app_secret: Annotated[str, typer.Option(help="platform app secret (stored encrypted)")] = "",
+    access_token: Annotated[str, typer.Option(help="platform session/access token")] = "",
+    api_base_url: Annotated[str, typer.Option(help="platform API base URL (a simulator's, in tests)")] = "",
 ) -> None:
-    """Create a shop."""
+    """Create a shop, with its platform credentials when given."""
     from orderhub.channels import service as channels
     from orderhub.core.errors import OrderHubError
 
+    runtime = _runtime()
     try:
         shop = channels.create_shop(
-            _runtime().uow(),
+            runtime.uow(),
             channel=channels.parse_channel(channel),
             code=code,
             name=name or code,
             cross_border=cross_border,
         )
+        if app_key or app_secret:
+            channels.set_credentials(
+                runtime.uow(),
+                channel=channel,
+                code=code,
+                box=runtime.secrets,
+                app_key=app_key,
+                app_secret=app_secret,
+                access_token=access_token,
+                api_base_url=api_base_url or None,
+            )
     except OrderHubError as exc:
         raise _fail(exc) from exc
     console.print(f"shop {shop.channel}/{shop.code} created (id {shop.id})")
+
+
+@shop_app.command("credentials")
+def shop_credentials(
+    channel: Annotated[str, typer.Option(help="channel name")],
+    code: Annotated[str, typer.Option(help="shop code")],
+    app_key: Annotated[str, typer.Option(help="platform app key")],
+    app_secret: Annotated[str, typer.Option(prompt=True, hide_input=True, help="platform app secret")],
+    access_token: Annotated[str, typer.Option(help="platform session/access token")] = "",
+    api_base_url: Annotated[str | None, typer.Option(help="platform API base URL")] = None,
+) -> None:
+    """Set or rotate a shop's credentials; running servers and workers use them from the next call."""
+    from orderhub.channels import service as channels
+    from orderhub.core.errors import OrderHubError
+
+    runtime = _runtime()
+    try:
+        shop = channels.set_credentials(
+            runtime.uow(),
+            channel=channel,
+            code=code,
+            box=runtime.secrets,
+            app_key=app_key,
+            app_secret=app_secret,
+            access_token=access_token,
+            api_base_url=api_base_url,
+        )
+    except OrderHubError as exc:
+        raise _fail(exc) from exc
+    console.print(f"credentials of {shop.channel}/{shop.code} stored (encrypted), effective now")
+
+
+@shop_app.command("schedule")
+def shop_schedule(
+    channel: Annotated[str, typer.Option(help="channel name")],
+    code: Annotated[str, typer.Option(help="shop code")],
+    pull: Annotated[bool, typer.Option("--pull/--no-pull", help="pull orders on a schedule")] = True,
+    promotion: Annotated[bool, typer.Option("--promotion/--no-promotion", help="every 5 min instead of 15")] = False,
+) -> None:
+    """Switch a shop's scheduled pulls and promotion mode (taken by running workers at their next tick)."""
+    from orderhub.channels import service as channels
+    from orderhub.core.errors import OrderHubError
+
+    try:
+        shop = channels.set_schedule(_runtime().uow(), channel=channel, code=code, pull=pull, promotion_mode=promotion)
+    except OrderHubError as exc:
+        raise _fail(exc) from exc
+    every = "5 min" if shop.promotion_mode else "15 min"
+    console.print(f"{shop.channel}/{shop.code}: pulls {'on, every ' + every if shop.pull_enabled else 'off'}")
 
 
 @shop_app.command("list")
@@ -222,3 +300,176 @@ def bench_orders(
     from orderhub.benchmarks.orders import run_orders_benchmark
 
     run_orders_benchmark(get_settings(), create=create, rows=rows, queries=queries, output=output, console=console)
+
+
+@app.command()
+def worker() -> None:
+    """Run background work: channel pulls, fetching notified orders, write-back, health checks."""
+    from orderhub.core.jobs import run_scheduler
+    from orderhub.core.logging import configure_logging
+    from orderhub.worker import worker_jobs
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    runtime = _runtime()
+    run_scheduler(worker_jobs(runtime), runtime.session_factory, runtime.clock)
+
+
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=get_settings().zone)
+    return value
+
+
+@channels_app.command("backfill")
+def channels_backfill(
+    channel: Annotated[str, typer.Option(help="channel name")],
+    shop: Annotated[str, typer.Option(help="shop code")],
+    since: Annotated[str, typer.Option("--from", help="start, ISO 8601 (business timezone if no offset)")],
+    until: Annotated[str, typer.Option("--to", help="end, ISO 8601 (business timezone if no offset)")],
+) -> None:
+    """Re-pull a time range after an outage; every missed order is ingested exactly once."""
+    from orderhub.channels import jobs
+    from orderhub.core.errors import OrderHubError
+
+    try:
+        report = jobs.backfill(_runtime(), channel=channel, shop_code=shop, start=_instant(since), end=_instant(until))
+    except (OrderHubError, ValueError) as exc:
+        raise _fail(exc) from exc
+    _print_tally(report.tally.counts)
+    if report.error:
+        raise _fail(RuntimeError(f"stopped after {report.pages} pages: {report.error}"))
+
+
+@channels_app.command("health")
+def channels_health() -> None:
+    """Per shop: last success, calls and failures in the last hour, lag, open dead letters."""
+    from orderhub.channels.health import shop_health
+
+    runtime = _runtime()
+    table = Table("shop", "last success", "calls/h", "failures/h", "failure rate", "lag", "dead letters", "last error")
+    with runtime.reading() as session:
+        for row in shop_health(session, runtime.clock.now()):
+            table.add_row(f"{row.channel}/{row.code}", f"{row.last_success_at:%m-%d %H:%M}" if row.last_success_at
+                          else "-", str(row.calls), str(row.failures), f"{row.failure_rate:.0%}",
+                          str(row.lag).split(".")[0] if row.lag else "-", str(row.open_dead_letters),
+                          (row.last_error or "")[:40])
+    console.print(table)
+
+
+def _print_tally(counts: dict[str, int]) -> None:
+    table = Table("result", "orders")
+    for result in ("created", "updated", "unchanged", "stale", "held", "dead_lettered"):
+        table.add_row(result, str(counts.get(result, 0)))
+    console.print(table)
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    status: Annotated[str, typer.Option(help="open, replayed, discarded, rejected")] = "open",
+    channel: Annotated[str | None, typer.Option(help="only this channel")] = None,
+    limit: Annotated[int, typer.Option(help="how many, newest first")] = 50,
+) -> None:
+    """List dead letters."""
+    from orderhub.channels import deadletters
+
+    table = Table("id", "received", "channel", "source", "reason", "platform order", "attempts")
+    runtime = _runtime()
+    with runtime.reading() as session:
+        filters = deadletters.DeadLetterFilters(status=status, channel=channel)
+        for letter in deadletters.list_dead_letters(session, filters, limit=limit):
+            table.add_row(str(letter.id), f"{letter.received_at:%m-%d %H:%M}", letter.channel, letter.source,
+                          f"[{letter.reason_code}] {letter.reason[:60]}", letter.channel_order_id, str(letter.attempts))
+    console.print(table)
+
+
+@deadletters_app.command("show")
+def deadletters_show(letter_id: Annotated[int, typer.Argument(help="dead letter id")]) -> None:
+    """Show a dead letter: reason, raw body (pretty-printed) and what people did with it."""
+    from orderhub.channels import deadletters
+    from orderhub.core.errors import OrderHubError
+
+    runtime = _runtime()
+    with runtime.reading() as session:
+        try:
+            letter = deadletters.get_dead_letter(session, letter_id)
+        except OrderHubError as exc:
+            raise _fail(exc) from exc
+        console.print(f"#{letter.id} {letter.channel} {letter.source} {letter.status} [{letter.reason_code}]")
+        console.print(letter.reason)
+        console.print(deadletters.reformat(letter.raw_body), markup=False)
+        for action in deadletters.actions_of(session, letter_id):
+            console.print(f"{action.at:%Y-%m-%d %H:%M} {action.actor} {action.action}: {action.outcome}")
+
+
+@deadletters_app.command("replay")
+def deadletters_replay(
+    letter_ids: Annotated[list[int], typer.Argument(help="dead letter ids")],
+    corrected: Annotated[Path | None, typer.Option(help="file with a corrected body (one id only)")] = None,
+    actor: Annotated[str, typer.Option(help="who replays (audit)")] = "cli",
+) -> None:
+    """Replay dead letters (after fixing a mapping, a SKU mapping, or with a corrected body)."""
+    from orderhub.channels import deadletters
+    from orderhub.core.actor import Actor
+    from orderhub.core.errors import OrderHubError
+
+    runtime = _runtime()
+    body = corrected.read_text(encoding="utf-8") if corrected else None
+    try:
+        outcomes = deadletters.replay(runtime.uow(), letter_ids=letter_ids, actor=Actor(actor, "cli"),
+                                      policy=runtime.policy, corrected_body=body)
+    except OrderHubError as exc:
+        raise _fail(exc) from exc
+    for letter_id, outcome in zip(letter_ids, outcomes, strict=True):
+        console.print(f"#{letter_id}: {outcome.result} {outcome.order_no or outcome.reason}")
+
+
+@deadletters_app.command("discard")
+def deadletters_discard(
+    letter_ids: Annotated[list[int], typer.Argument(help="dead letter ids")],
+    reason: Annotated[str, typer.Option(help="why nobody will replay them")],
+    actor: Annotated[str, typer.Option(help="who discards (audit)")] = "cli",
+) -> None:
+    """Close dead letters that will not be replayed, with a reason."""
+    from orderhub.channels import deadletters
+    from orderhub.core.actor import Actor
+    from orderhub.core.errors import OrderHubError
+
+    try:
+        count = deadletters.discard(_runtime().uow(), letter_ids=letter_ids, actor=Actor(actor, "cli"), note=reason)
+    except OrderHubError as exc:
+        raise _fail(exc) from exc
+    console.print(f"{count} dead letter(s) discarded")
+
+
+@simulate_app.command("platforms")
+def simulate_platforms(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 9100,
+    orders: Annotated[int, typer.Option(help="orders per simulated shop at start")] = 50,
+    sku: Annotated[list[str] | None, typer.Option(help="merchant SKU codes the orders use (repeatable)")] = None,
+    push_to: Annotated[str | None, typer.Option(help="OrderHub base URL to push changes to")] = None,
+    every: Annotated[float, typer.Option(help="seconds between simulated changes when pushing")] = 20.0,
+) -> None:
+    """Serve fakes of every platform's order API (real formats, paging, signing) with one shop each."""
+    from orderhub.simulators.live import LiveFeed
+    from orderhub.simulators.platforms import SimulatorState, run_platform_simulator
+    from orderhub.simulators.platforms.state import PLATFORMS
+
+    state = SimulatorState(sku or ["SKU-001", "SKU-002", "SKU-003"])
+    table = Table("channel", "shop", "app key", "app secret", "access token", "base URL")
+    for channel in PLATFORMS:
+        shop = state.add_shop(channel, f"{channel}-1", orders=orders)
+        credentials = shop.credentials(f"http://{host}:{port}")
+        table.add_row(channel, shop.code, credentials.app_key, credentials.app_secret, credentials.access_token,
+                      credentials.base_url)
+    console.print(table)
+    console.print("connect a shop: orderhub shop create --channel C --code S --app-key … --app-secret … "
+                  "--access-token … --api-base-url …; faults: POST /_control/{channel}/{shop}/faults")
+    feed = LiveFeed(state, push_to=push_to, every=every).start() if push_to else None
+    try:
+        run_platform_simulator(host, port, state)
+    finally:
+        if feed:
+            feed.stop()

@@ -6,8 +6,10 @@ Everything goes through the same service functions the API uses, so the demo dat
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import select
@@ -21,6 +23,7 @@ from orderhub.channels.model import Channel, Shop
 from orderhub.core.actor import Actor
 from orderhub.core.clock import FixedClock
 from orderhub.core.db import UnitOfWork
+from orderhub.core.jobs import start_background
 from orderhub.inventory import service as inventory
 from orderhub.inventory.model import WarehouseKind
 from orderhub.orders import intake
@@ -28,6 +31,9 @@ from orderhub.orders import service as orders
 from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
 from orderhub.orders.status import OrderStatus
 from orderhub.runtime import Runtime
+from orderhub.simulators.live import LiveFeed
+from orderhub.simulators.platforms import RunningSimulator, SimulatorState, start_platform_simulator
+from orderhub.worker import worker_jobs
 
 WAREHOUSES = [
     ("WH-HZ", "杭州主仓", WarehouseKind.OWN, "浙江省", "杭州市"),
@@ -290,3 +296,43 @@ def reset_admin(runtime: Runtime, *, password: str) -> None:
         auth.set_password(runtime.uow(), username="admin", password=password)
     else:
         auth.create_user(runtime.uow(), username="admin", password=password, role=Role.ADMIN.value)
+
+
+# Channels whose shops the demo connects to the platform simulators (the phone desk has no platform).
+LIVE_CHANNELS = [Channel.TMALL, Channel.JD, Channel.PDD, Channel.DOUYIN, Channel.MINIPROGRAM]
+
+
+@dataclass
+class LiveChannels:
+    simulator: RunningSimulator
+    feed: LiveFeed
+    scheduler: BackgroundScheduler
+
+    def stop(self) -> None:
+        self.feed.stop()
+        self.scheduler.shutdown(wait=False)
+        self.simulator.stop()
+
+
+def start_live_channels(runtime: Runtime, *, push_to: str, every: float = 20.0) -> LiveChannels:
+    """Platform simulators for the demo shops, connected by credentials, pulled and pushing, with the
+    worker's jobs on a background thread: orders keep arriving while the console is open."""
+    with runtime.reading() as session:
+        sku_codes = [sku.code for sku in catalog.list_skus(session)]
+    state = SimulatorState(sku_codes, seed=20261120)
+    now = runtime.clock.now()
+    for channel, code, _ in SHOPS:
+        if channel in LIVE_CHANNELS:
+            state.add_shop(channel.value, code, orders=15, since=now - timedelta(hours=20),
+                           until=now - timedelta(minutes=1))
+    simulator = start_platform_simulator(state)
+    for channel, code, _ in SHOPS:
+        if channel in LIVE_CHANNELS:
+            credentials = state.shop(channel.value, code).credentials(simulator.base_url)
+            channels.set_credentials(runtime.uow(), channel=channel.value, code=code, box=runtime.secrets,
+                                     app_key=credentials.app_key, app_secret=credentials.app_secret,
+                                     access_token=credentials.access_token, api_base_url=credentials.base_url)
+            channels.set_schedule(runtime.uow(), channel=channel.value, code=code, pull=True, promotion_mode=False)
+    scheduler = start_background(worker_jobs(runtime), runtime.session_factory, runtime.clock)
+    feed = LiveFeed(state, push_to=push_to, every=every).start()
+    return LiveChannels(simulator=simulator, feed=feed, scheduler=scheduler)

@@ -4,6 +4,7 @@ from orderhub.auth.model import ApiToken, ConsoleSession, User
 from orderhub.catalog.model import PlatformSkuMapping, Sku
 from orderhub.channels.model import ChannelCall, DeadLetter, DeadLetterAction, InboundMessage, PullCursor, Shop
 from orderhub.core.db import Base
+from orderhub.core.jobs import JobLease
 from orderhub.core.outbox import OutboxEvent
 from orderhub.inventory.model import Warehouse
 from orderhub.orders.model import Order, OrderEvent, OrderLine
@@ -11,7 +12,22 @@ from orderhub.orders.model import Order, OrderEvent, OrderLine
 metadata = Base.metadata
 
 __all__ = [
-    "ApiToken", "ChannelCall", "ConsoleSession", "DeadLetter", "DeadLetterAction", "InboundMessage", "Order",
-    "OrderEvent", "OrderLine", "OutboxEvent", "PlatformSkuMapping", "PullCursor", "Shop", "Sku", "User",
-    "Warehouse", "metadata",
+    "ApiToken",
+    "ChannelCall",
+    "ConsoleSession",
+    "DeadLetter",
+    "DeadLetterAction",
+    "InboundMessage",
+    "JobLease",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "OutboxEvent",
+    "PlatformSkuMapping",
+    "PullCursor",
+    "Shop",
+    "Sku",
+    "User",
+    "Warehouse",
+    "metadata",
 ]

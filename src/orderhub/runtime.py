@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -9,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderhub.core.clock import Clock, system_clock
 from orderhub.core.db import UnitOfWork, make_engine, make_session_factory, read_session
+from orderhub.core.secrets import SecretBox
 from orderhub.core.settings import Settings
 from orderhub.orders.service import OrderPolicy
 from orderhub.orders.validation import load_rules
@@ -21,11 +23,12 @@ class Runtime:
     session_factory: sessionmaker[Session]
     clock: Clock
     policy: OrderPolicy
+    secrets: SecretBox
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, self.clock)
 
-    def reading(self):
+    def reading(self) -> AbstractContextManager[Session]:
         return read_session(self.session_factory)
 
 
@@ -37,5 +40,10 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock, engine: En
         timezone=settings.zone,
     )
     return Runtime(
-        settings=settings, engine=engine, session_factory=make_session_factory(engine), clock=clock, policy=policy
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        clock=clock,
+        policy=policy,
+        secrets=SecretBox(settings.secret_key, settings.secret_key_file),
     )

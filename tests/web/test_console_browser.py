@@ -6,6 +6,7 @@ Screenshots of each page are written to docs/screenshots/ from the SQLite run on
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,8 @@ def seed_orders(runtime: Runtime) -> None:
         receiver=Receiver(name="周杰", phone="13800000000-1234", province="广东省", city="广州市", district="",
                           address="天河路385号太古汇"),
         lines=[DraftLine(sku="SKU-003", qty=1, unit_price_fen=12900)], paid_amount_fen=12900,
-        channel_status="WAIT_SELLER_SEND_GOODS",
+        channel_status="WAIT_SELLER_SEND_GOODS", status="paid",
+        platform_modified_at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
     )
     intake.accept_channel_order(runtime.uow(), draft=held, actor=Actor("douyin", "channel"), policy=runtime.policy)
 

@@ -22,17 +22,22 @@ class Permission(StrEnum):
     ORDERS_APPROVE_LARGE = "orders.approve_large"
     SHOPS_READ = "shops.read"
     SHOPS_MANAGE = "shops.manage"
+    # Channel health and dead letters: read them; replay, correct and discard dead letters (补单).
+    CHANNELS_READ = "channels.read"
+    CHANNELS_REPLAY = "channels.replay"
     USERS_MANAGE = "users.manage"
     TOKENS_OWN = "tokens.own"
 
 
 P = Permission
-_READ = {P.ORDERS_READ, P.SHOPS_READ, P.TOKENS_OWN}
+_READ = {P.ORDERS_READ, P.SHOPS_READ, P.CHANNELS_READ, P.TOKENS_OWN}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.OPS_SUPERVISOR: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.ORDERS_APPROVE_LARGE}),
-    Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION}),
+    Role.OPS_SUPERVISOR: frozenset(
+        _READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.ORDERS_APPROVE_LARGE, P.CHANNELS_REPLAY}
+    ),
+    Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.CHANNELS_REPLAY}),
     Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION}),
     Role.FINANCE: frozenset(_READ),
     Role.VIEWER: frozenset(_READ),

@@ -101,6 +101,7 @@ def _bulk_fill(runtime: Runtime, shops: list[Shop], target: int, console: Consol
     with runtime.reading() as session:
         existing = session.scalar(select(func.count()).select_from(Order)) or 0
         next_id = (session.scalar(select(func.max(Order.id))) or 0) + 1
+        taken = set(session.scalars(select(Order.order_no)))
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("fill orders table", total=target - existing)
         order_id = next_id
@@ -114,7 +115,7 @@ def _bulk_fill(runtime: Runtime, shops: list[Shop], target: int, console: Consol
                 order_rows.append(
                     {
                         "id": order_id,
-                        "order_no": f"{CHANNEL_PREFIX[shop.channel]}_{at:%Y%m%d}_{order_id:06x}",
+                        "order_no": _free_order_no(taken, shop.channel, at, order_id),
                         "channel": shop.channel,
                         "shop_id": shop.id,
                         "channel_order_id": str(10**17 + order_id),
@@ -157,6 +158,16 @@ def _bulk_fill(runtime: Runtime, shops: list[Shop], target: int, console: Consol
             )
         else:
             connection.execute(text("ANALYZE"))
+
+
+def _free_order_no(taken: set[str], channel: str, at: datetime, seed: int) -> str:
+    """An order number in the real format that no service-created order holds already."""
+    for salt in range(16):
+        candidate = f"{CHANNEL_PREFIX[channel]}_{at:%Y%m%d}_{(seed * 16 + salt) % 0x1000000:06x}"
+        if candidate not in taken:
+            taken.add(candidate)
+            return candidate
+    raise RuntimeError("no free order number")
 
 
 def _bench_list(runtime: Runtime, shops: list[Shop], queries: int) -> list[tuple[str, float, float]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ class Outcome:
     order_no: str | None = None
     dead_letter_id: int | None = None
     reason: str = ""
+    reason_code: str = ""  # for dead letters: payload, mapping or validation
 
 
 @dataclass
@@ -82,42 +83,52 @@ def _dead_letter(
 
 
 def ingest_batch(
-    session: Session, *, shop: ShopRef, items: Sequence[Incoming], policy: OrderPolicy, actor: Actor, at: datetime
+    session: Session, *, shop: ShopRef, items: Sequence[Incoming], policy: OrderPolicy, actor: Actor, at: datetime,
+    write_dead_letters: bool = True,
 ) -> list[Outcome]:
-    """Map, validate and apply one shop's payloads inside the caller's transaction; one outcome per item."""
+    """Map, validate and apply one shop's payloads inside the caller's transaction; one outcome per item.
+
+    `write_dead_letters=False` is for replaying a dead letter, which stays the one record of its payload.
+    """
     mapping = load_mapping(shop.channel)
     drafts: list[OrderDraft] = []
-    unreadable: dict[int, tuple[str, str]] = {}
+    unreadable: dict[int, tuple[str, str, str]] = {}  # position → (code, reason, platform order id)
     for index, item in enumerate(items):
+        payload: Any = None
         try:
             payload = item.payload if item.payload is not None else load_json(item.raw)
             if not isinstance(payload, dict):
                 raise ValueError(f"an order is a JSON object, got {type(payload).__name__}")
             drafts.append(mapping.to_draft(payload, shop=shop.code))
         except ChannelMappingError as exc:
-            unreadable[index] = ("mapping", str(exc))
+            unreadable[index] = ("mapping", str(exc), mapping.order_id_of(payload))
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
-            unreadable[index] = ("payload", f"unreadable payload: {exc}")
+            unreadable[index] = ("payload", f"unreadable payload: {exc}", "")
     intakes = iter(accept_channel_drafts(session, shop=shop, drafts=drafts, policy=policy, actor=actor, at=at))
-    results: list[Outcome | DeadLetter] = []
-    for index, item in enumerate(items):
+    failures: list[tuple[int, str, str, str]] = []  # (position, code, reason, platform order id)
+    outcomes: list[Outcome] = []
+    for index in range(len(items)):
         if index in unreadable:
-            code, reason = unreadable[index]
-            results.append(_dead_letter(session, shop, item, at, code, reason))
+            code, reason, key = unreadable[index]
+            failures.append((index, code, reason, key))
+            outcomes.append(Outcome(DEAD_LETTERED, key, reason=reason, reason_code=code))
             continue
         intake = next(intakes)
         key = intake.draft.channel_order_id
         if intake.result is IntakeResult.REJECTED:
-            results.append(_dead_letter(session, shop, item, at, "validation", intake.reason, key))
+            failures.append((index, "validation", intake.reason, key))
+            outcomes.append(Outcome(DEAD_LETTERED, key, reason=intake.reason, reason_code="validation"))
         else:
-            results.append(Outcome(intake.result.value, key, intake.order_no, reason=intake.reason))
-    session.flush()
-    return [
-        Outcome(DEAD_LETTERED, result.channel_order_id, dead_letter_id=result.id, reason=result.reason)
-        if isinstance(result, DeadLetter)
-        else result
-        for result in results
-    ]
+            outcomes.append(Outcome(intake.result.value, key, intake.order_no, reason=intake.reason))
+    if write_dead_letters and failures:
+        letters = [
+            (index, _dead_letter(session, shop, items[index], at, code, reason, key))
+            for index, code, reason, key in failures
+        ]
+        session.flush()
+        for index, letter in letters:
+            outcomes[index] = replace(outcomes[index], dead_letter_id=letter.id)
+    return outcomes
 
 
 def ingest(

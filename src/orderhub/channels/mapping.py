@@ -75,6 +75,9 @@ class FieldSpec(BaseModel):
     required: bool = False
     # Values the platform uses for "none" (JD's 0001-01-01 00:00:00, a 0 unix time…).
     empty: list[str] = Field(default_factory=list)
+    # Text values translated through a table (Shopify's province codes → 省 names); a value not in
+    # the table cannot be read.
+    lookup: dict[str, str] | None = None
 
     @property
     def paths(self) -> list[str]:
@@ -213,6 +216,16 @@ class ChannelMapping(BaseModel):
         ZoneInfo(self.timezone)
         return self
 
+    def order_id_of(self, payload: Any) -> str:
+        """The platform order id of a payload the mapping could not read, if it can be found at all."""
+        if not isinstance(payload, dict):
+            return ""
+        for path in self.order["channel_order_id"].paths:
+            value = dig(payload, path)
+            if _present(value) and not isinstance(value, dict | list | bool):
+                return str(value)[:64]
+        return ""
+
     def to_draft(self, payload: dict[str, Any], *, shop: str) -> OrderDraft:
         """The unified draft of one raw order object; `ChannelMappingError` if it cannot be read."""
         return _Reader(self, payload).draft(shop)
@@ -279,9 +292,14 @@ class _Reader:
 
     def convert(self, spec: FieldSpec, raw: Any, path: str) -> Any:
         try:
-            return _CONVERTERS[spec.kind](raw, spec, self.zone)
+            value = _CONVERTERS[spec.kind](raw, spec, self.zone)
         except (ValueError, InvalidOperation, TypeError, OverflowError) as exc:
             raise self.fail(path, raw, f"not a valid {spec.kind}: {exc}") from None
+        if spec.lookup is None:
+            return value
+        if str(value) not in spec.lookup:
+            raise self.fail(path, raw, "not in the mapping's lookup table")
+        return spec.lookup[str(value)]
 
     def draft(self, shop: str) -> OrderDraft:
         values = {name: self.read(spec, self.payload) for name, spec in self.mapping.order.items()}
@@ -332,6 +350,8 @@ class _Reader:
         items = dig(self.payload, self.mapping.lines.path)
         if items is None:
             items = []
+        elif isinstance(items, dict):
+            items = [items]  # one line per order (Kuaishou's orderItemInfo)
         if not isinstance(items, list):
             raise self.fail(self.mapping.lines.path, items, "order lines are not a list")
         lines = []

@@ -88,7 +88,9 @@ class DeadLetter(Base):
     reason_code: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     channel_order_id: Mapped[str] = mapped_column(String(64), default="")
-    raw_body: Mapped[str] = mapped_column(Text)
+    raw_body: Mapped[str] = mapped_column(Text)  # exactly as it arrived, never edited
+    # The last body a person corrected and replayed (the re-map); replays start from it.
+    corrected_body: Mapped[str | None] = mapped_column(Text, default=None)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     status: Mapped[str] = mapped_column(String(16), default="open")  # open, replayed, discarded
     order_no: Mapped[str | None] = mapped_column(String(32), default=None)
@@ -128,9 +130,17 @@ class InboundMessage(Base):
     """Push deliveries already taken, by the platform's delivery id: a replayed push is ignored."""
 
     __tablename__ = "inbound_message"
-    __table_args__ = (UniqueConstraint("shop_id", "message_id"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "message_id"),
+        Index("ix_inbound_message_fetch_pending", "fetch_pending", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
     message_id: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    channel_order_id: Mapped[str] = mapped_column(String(64), default="")
+    # A notice that carried no order (Douyin, Taobao TMC…): the worker fetches the order, then clears it.
+    fetch_pending: Mapped[bool] = mapped_column(default=False)
+    fetch_attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)

@@ -1,13 +1,21 @@
-"""Shop use cases (adapters, pulls and pushes arrive with the channels issue)."""
+"""Shop use cases: shops and their platform credentials."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orderhub.channels.errors import DuplicateShop, ShopNotFound, UnknownChannel
+from orderhub.channels.errors import (
+    DuplicateShop,
+    InvalidCredentials,
+    ShopNotConnected,
+    ShopNotFound,
+    UnknownChannel,
+)
 from orderhub.channels.model import Channel, Shop
+from orderhub.channels.platforms.base import ShopCredentials
 from orderhub.core.db import UnitOfWork
+from orderhub.core.secrets import SecretBox
 
 
 def parse_channel(name: str) -> Channel:
@@ -38,9 +46,61 @@ def get_shop(session: Session, *, channel: str, code: str) -> Shop:
     return shop
 
 
+def shop_by_id(session: Session, shop_id: int) -> Shop | None:
+    return session.get(Shop, shop_id)
+
+
 def shop_ids_by_code(session: Session, code: str) -> list[int]:
     return list(session.scalars(select(Shop.id).where(Shop.code == code)))
 
 
 def list_shops(session: Session) -> list[Shop]:
     return list(session.scalars(select(Shop).order_by(Shop.channel, Shop.code)))
+
+
+def set_credentials(
+    uow: UnitOfWork,
+    *,
+    channel: str,
+    code: str,
+    box: SecretBox,
+    app_key: str,
+    app_secret: str,
+    access_token: str = "",
+    api_base_url: str | None = None,
+) -> Shop:
+    """Store (or rotate) a shop's app key and secret, encrypted; takes effect on the next platform call."""
+    if not app_key.strip() or not app_secret.strip():
+        raise InvalidCredentials("app key and app secret are both required / 需要同时提供 app key 和 app secret")
+    with uow:
+        shop = get_shop(uow.session, channel=channel, code=code)
+        shop.app_key = app_key.strip()
+        shop.app_secret_encrypted = box.seal(app_secret.strip())
+        shop.access_token_encrypted = box.seal(access_token.strip())
+        if api_base_url is not None:
+            shop.api_base_url = api_base_url.rstrip("/")
+        shop.credentials_rotated_at = uow.now()
+        uow.commit()
+        return shop
+
+
+def credentials_of(shop: Shop, box: SecretBox) -> ShopCredentials:
+    """A shop's credentials in the clear, read fresh for each use: a rotation needs no restart."""
+    return ShopCredentials(
+        app_key=shop.app_key,
+        app_secret=box.open(shop.app_secret_encrypted),
+        access_token=box.open(shop.access_token_encrypted),
+        base_url=shop.api_base_url,
+    )
+
+
+def set_schedule(uow: UnitOfWork, *, channel: str, code: str, pull: bool, promotion_mode: bool) -> Shop:
+    """Turn a shop's scheduled pulls on or off; promotion mode pulls every 5 minutes instead of 15."""
+    with uow:
+        shop = get_shop(uow.session, channel=channel, code=code)
+        if pull and not shop.app_key:
+            raise ShopNotConnected(f"shop {channel}/{code} has no platform credentials / 店铺未配置平台凭证")
+        shop.pull_enabled = pull
+        shop.promotion_mode = promotion_mode
+        uow.commit()
+        return shop

@@ -12,7 +12,8 @@ from types import TracebackType
 from typing import Any
 
 import simplejson
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import JSON, BigInteger, DateTime, Engine, Insert, Integer, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -27,6 +28,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+READ_ONLY = "orderhub_read_only"
 
 # SQLite only auto-increments an `INTEGER PRIMARY KEY`; PostgreSQL gets a real bigint.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -72,8 +75,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A deferred transaction that reads and then writes fails at once under WAL when another
-        # writer got in first; taking the write lock up front makes writers queue instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # writer got in first; taking the write lock up front makes writers queue instead. Read-only
+        # sessions begin deferred, so readers never wait for writers (WAL snapshots).
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _dump_json(value: Any) -> str:
@@ -95,6 +100,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def insert_ignoring_conflicts(session: Session, table: Table) -> Insert:
+    """`INSERT … ON CONFLICT DO NOTHING` in the session's dialect: the database arbitrates races."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
 
 
 class UnitOfWork:
@@ -145,6 +156,7 @@ def read_session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     still ends the database transaction when it takes the connection back.
     """
     session = session_factory()
+    session.connection(execution_options={READ_ONLY: True})
     try:
         yield session
     finally:

@@ -17,7 +17,10 @@ from orderhub.core.db import Base, BigId, JsonDoc, UTCDateTime
 
 class OutboxEvent(Base):
     __tablename__ = "outbox_event"
-    __table_args__ = (Index("ix_outbox_event_pending", "published_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_event_pending", "published_at", "id"),
+        Index("ix_outbox_event_topic_due", "topic", "published_at", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     topic: Mapped[str] = mapped_column(String(64))
@@ -27,6 +30,10 @@ class OutboxEvent(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    # After a failed delivery: not before this time (back-off). None: as soon as possible.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Delivery gave up (not retryable, or out of attempts): shown on the order, retried only by a person.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 def add_event(session: Session, *, topic: str, key: str, payload: dict[str, Any], at: datetime) -> OutboxEvent:

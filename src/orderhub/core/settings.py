@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     # Secure cookies need HTTPS; the demo serves plain HTTP on 127.0.0.1.
     secure_cookies: bool = False
     max_body_bytes: int = 1024 * 1024
+    # Key for secrets at rest (Fernet, urlsafe base64); without it a key file is created beside the data.
+    secret_key: str | None = None
+    secret_key_file: Path = Path("orderhub.key")
+    # A shop is reported degraded when more than this share of its platform calls failed in the window.
+    health_failure_threshold: float = Field(default=0.95, gt=0, le=1)
+    health_window_minutes: int = Field(default=5, ge=1)
     log_json: bool = True
     log_level: str = "INFO"
 
@@ -41,6 +47,19 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         if not value.startswith(("sqlite://", "postgresql+psycopg://")):
             raise ValueError("ORDERHUB_DATABASE_URL must be sqlite:///… or postgresql+psycopg://…")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _real_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(value.encode())
+        except ValueError as exc:
+            raise ValueError("ORDERHUB_SECRET_KEY must be a Fernet key (Fernet.generate_key())") from exc
         return value
 
     @property

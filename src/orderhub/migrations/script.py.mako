@@ -9,9 +9,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-import orderhub.core.db
 ${imports if imports else ""}
+import orderhub.core.db
 
 revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}

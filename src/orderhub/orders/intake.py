@@ -17,14 +17,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from orderhub.catalog import service as catalog
 from orderhub.channels import service as channels
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, read_session
+from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts, read_session
 from orderhub.core.ids import new_order_no
 from orderhub.core.money import fen_to_yuan
 from orderhub.core.outbox import OutboxEvent
@@ -194,11 +193,6 @@ def _lock_existing(session: Session, shop: ShopRef, keys: list[str]) -> dict[str
     return {order.channel_order_id: order for order in session.scalars(query)}
 
 
-def _insert(session: Session, table: Any) -> Insert:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 def _initial_status(intake: Intake) -> tuple[OrderStatus, OrderStatus | None, str]:
     """(status, held_from, hold reason) of a new order: defects or a platform block put it on hold."""
     draft = intake.draft
@@ -222,8 +216,7 @@ def _insert_new(
     for _ in range(ORDER_NO_ATTEMPTS):
         rows = [_order_row(shop, intake, policy, at) for intake in pending]
         statement = (
-            _insert(session, Order.__table__)
-            .on_conflict_do_nothing()
+            insert_ignoring_conflicts(session, Order.__table__)
             .returning(Order.__table__.c.id, Order.__table__.c.channel_order_id, Order.__table__.c.order_no)
         )
         for row_id, key, order_no in session.execute(statement, rows):
@@ -293,7 +286,7 @@ def _insert_new(
         (OutboxEvent.__table__, outbox_rows),
     ):
         if rows:
-            session.execute(_insert(session, table), rows)
+            session.execute(insert(table), rows)
     return set(inserted)
 
 
@@ -378,6 +371,8 @@ def _outbox_row(topic: str, key: str, at: datetime, payload: dict[str, Any]) -> 
         "published_at": None,
         "attempts": 0,
         "last_error": None,
+        "next_attempt_at": None,
+        "failed_at": None,
     }
 
 
@@ -471,14 +466,10 @@ def _follow_status(
         return events
     if current in (S.CANCELLED, S.REFUNDED):
         return events
-    if target in (S.CANCELLED, S.REFUNDING, S.REFUNDED) or target is S.ON_HOLD:
-        label = "平台暂停发货" if target is S.ON_HOLD else reason
+    if target in (S.CANCELLED, S.REFUNDING, S.REFUNDED, S.ON_HOLD):
         if target in order.allowed_targets():
-            if target is S.ON_HOLD:
-                event = order.transition_to(target, reason=label, by=actor, at=at)
-            else:
-                event = order.transition_to(target, reason=reason, by=actor, at=at)
-            events.append((event, "order.status_changed"))
+            label = f"{reason}：平台暂停发货" if target is S.ON_HOLD else reason
+            events.append((order.transition_to(target, reason=label, by=actor, at=at), "order.status_changed"))
         elif target is S.REFUNDED and current is not S.ON_HOLD:
             events.append((_force(order, target, reason, actor, at), "order.status_changed"))
         elif current is not S.ON_HOLD:

@@ -29,7 +29,7 @@ from stdnum.exceptions import ValidationError as IdNumberError
 
 from orderhub.core.datafile import DataFileError, load_model
 from orderhub.core.money import fen_to_yuan
-from orderhub.orders.draft import OrderDraft
+from orderhub.orders.draft import OrderDraft, Receiver
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -408,6 +408,18 @@ def _direct_county_address(
     return None
 
 
+def _district_from_detail(receiver: Receiver) -> None:
+    """Many sources put the district at the start of the street address ("西湖区文三路90号", Shopify's
+    address1): take it from there when it belongs to the city, and leave the rest as the detail."""
+    match = re.match(r"(.{1,10}?(?:区|县|市|旗))", receiver.address)
+    if match is None:
+        return
+    found = normalise_address(receiver.province, receiver.city, match.group(1))
+    if found is not None and _address_complete(found[3]) and found[3][:4] == receiver.adcode[:4]:
+        receiver.province, receiver.city, receiver.district, receiver.adcode = found
+        receiver.address = receiver.address[match.end():].strip() or receiver.address
+
+
 def _address_complete(adcode: str) -> bool:
     return adcode[4:] != "00" or adcode in _cities_without_districts()
 
@@ -575,6 +587,8 @@ class _Checks:
             )
             return
         receiver.province, receiver.city, receiver.district, receiver.adcode = found
+        if not _address_complete(receiver.adcode):
+            _district_from_detail(receiver)
         if self.rules.address.require_district and not _address_complete(receiver.adcode):
             place = f"{receiver.province} {receiver.city}"
             self.add(

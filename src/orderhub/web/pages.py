@@ -11,6 +11,7 @@ from orderhub.auth import pages as auth_pages
 from orderhub.auth.deps import require_console
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
+from orderhub.channels import pages as channels_pages
 from orderhub.orders import pages as orders_pages
 from orderhub.web.htmx import HOME_PATH, environments
 
@@ -27,3 +28,4 @@ def install_console(app: FastAPI) -> None:
     app.include_router(home)
     app.include_router(auth_pages.router)
     app.include_router(orders_pages.router)
+    app.include_router(channels_pages.router)

@@ -263,6 +263,7 @@ def test_unreadable_payloads_become_dead_letters_without_failing_their_batch(
     with runtime.reading() as session:
         letters = session.scalars(select(DeadLetter).order_by(DeadLetter.id)).all()
         assert [letter.reason_code for letter in letters] == ["payload", "mapping", "validation", "payload"]
+        assert letters[1].channel_order_id == "3"
         assert letters[0].raw_body == '{"tid": 2, "status": "WAIT_SELLER' and letters[1].source == "pull"
         assert "SOMETHING_NEW" in letters[1].reason and letters[2].channel_order_id == "4"
     assert all(o.dead_letter_id for o in outcomes if o.result == DEAD_LETTERED)

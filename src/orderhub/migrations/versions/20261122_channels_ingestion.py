@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 06:19:28.962338
+Create Date: 2026-11-22 07:00:01.494398
 """
 
 from collections.abc import Sequence
@@ -20,6 +20,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table('job_lease',
+    sa.Column('name', sa.String(length=128), nullable=False),
+    sa.Column('holder', sa.String(length=128), nullable=False),
+    sa.Column('expires_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_job_lease'))
+    )
     op.create_table('platform_sku_mapping',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
@@ -50,6 +56,7 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=False),
     sa.Column('channel_order_id', sa.String(length=64), nullable=False),
     sa.Column('raw_body', sa.Text(), nullable=False),
+    sa.Column('corrected_body', sa.Text(), nullable=True),
     sa.Column('received_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('order_no', sa.String(length=32), nullable=True),
@@ -63,10 +70,15 @@ def upgrade() -> None:
     sa.Column('shop_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('message_id', sa.String(length=128), nullable=False),
     sa.Column('received_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('channel_order_id', sa.String(length=64), nullable=False),
+    sa.Column('fetch_pending', sa.Boolean(), nullable=False),
+    sa.Column('fetch_attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
     sa.ForeignKeyConstraint(['shop_id'], ['shop.id'], name=op.f('fk_inbound_message_shop_id_shop')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_message')),
     sa.UniqueConstraint('shop_id', 'message_id', name=op.f('uq_inbound_message_shop_id_message_id'))
     )
+    op.create_index('ix_inbound_message_fetch_pending', 'inbound_message', ['fetch_pending', 'id'], unique=False)
     op.create_table('pull_cursor',
     sa.Column('shop_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('modified_until', orderhub.core.db.UTCDateTime(timezone=True), nullable=False),
@@ -88,6 +100,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dead_letter_action'))
     )
     op.create_index(op.f('ix_dead_letter_action_dead_letter_id'), 'dead_letter_action', ['dead_letter_id'], unique=False)
+    op.add_column('outbox_event', sa.Column('next_attempt_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=True))
+    op.add_column('outbox_event', sa.Column('failed_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=True))
+    op.create_index('ix_outbox_event_topic_due', 'outbox_event', ['topic', 'published_at', 'next_attempt_at'], unique=False)
     op.add_column('sales_order', sa.Column('content_hash', sa.String(length=64), nullable=False, server_default=''))
     op.add_column('sales_order', sa.Column('pii_pending_decryption', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.add_column('shop', sa.Column('app_key', sa.String(length=128), nullable=False, server_default=''))
@@ -109,12 +124,17 @@ def downgrade() -> None:
     op.drop_column('shop', 'app_key')
     op.drop_column('sales_order', 'pii_pending_decryption')
     op.drop_column('sales_order', 'content_hash')
+    op.drop_index('ix_outbox_event_topic_due', table_name='outbox_event')
+    op.drop_column('outbox_event', 'failed_at')
+    op.drop_column('outbox_event', 'next_attempt_at')
     op.drop_index(op.f('ix_dead_letter_action_dead_letter_id'), table_name='dead_letter_action')
     op.drop_table('dead_letter_action')
     op.drop_table('pull_cursor')
+    op.drop_index('ix_inbound_message_fetch_pending', table_name='inbound_message')
     op.drop_table('inbound_message')
     op.drop_index('ix_dead_letter_status_received', table_name='dead_letter')
     op.drop_table('dead_letter')
     op.drop_index('ix_channel_call_shop_at', table_name='channel_call')
     op.drop_table('channel_call')
     op.drop_table('platform_sku_mapping')
+    op.drop_table('job_lease')

@@ -1,0 +1,50 @@
+"""Channel endpoints: platform pushes, authenticated by the platform's own signature (not a user token)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from orderhub.auth.deps import RuntimeDep, require
+from orderhub.auth.permissions import Permission
+from orderhub.auth.service import Principal
+from orderhub.channels import push, writeback
+from orderhub.channels import service as shops
+
+router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
+writebacks = APIRouter(prefix="/api/v1/orders", tags=["channels"])
+
+
+class ShipmentWriteback(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    carrier_code: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    waybill_no: str = Field(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
+
+
+@router.post("/{channel}/{shop}/push", summary="Receive a platform push (signed by the platform)")
+async def receive_push(channel: str, shop: str, request: Request, runtime: RuntimeDep) -> JSONResponse:
+    shops.parse_channel(channel)
+    body = await request.body()
+    receipt = await run_in_threadpool(
+        push.receive_push, runtime.uow(), channel=channel, shop_code=shop, headers=request.headers, body=body,
+        box=runtime.secrets, policy=runtime.policy,
+    )
+    # `code: 0 / msg: success` is the acknowledgement Douyin expects; other platforms only need a 2xx.
+    return JSONResponse({"code": 0, "msg": "success", "accepted": receipt.accepted,
+                         "duplicates": receipt.duplicates, "to_fetch": receipt.to_fetch, "results": receipt.results})
+
+
+@writebacks.post("/{order_no}/writebacks/shipment", status_code=202,
+                 summary="Tell the order's platform it shipped (delivered by the worker, with retries)")
+def request_shipment_writeback(
+    order_no: str, body: ShipmentWriteback, runtime: RuntimeDep,
+    principal: Annotated[Principal, Depends(require(Permission.ORDERS_TRANSITION))],
+) -> dict[str, int]:
+    request_id = writeback.request_shipment(runtime.uow(), order_no=order_no, carrier_code=body.carrier_code,
+                                            waybill_no=body.waybill_no, actor=principal.actor("api"))
+    return {"request_id": request_id}

@@ -1,0 +1,24 @@
+"""What `orderhub worker` runs (and the demo beside its web server): each domain's periodic jobs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from orderhub.channels import health, jobs, writeback
+from orderhub.core.jobs import PeriodicJob
+from orderhub.runtime import Runtime
+
+
+def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
+    window = timedelta(minutes=runtime.settings.health_window_minutes)
+    threshold = runtime.settings.health_failure_threshold
+    return [
+        PeriodicJob("channels.pull", timedelta(seconds=60), lambda: jobs.pull_due_shops(runtime)),
+        PeriodicJob("channels.fetch_notified", timedelta(seconds=10), lambda: jobs.fetch_notified(runtime)),
+        PeriodicJob("channels.writeback", timedelta(seconds=15), lambda: writeback.deliver_writebacks(runtime)),
+        PeriodicJob(
+            "channels.health", timedelta(seconds=60),
+            lambda: health.raise_degraded(runtime.uow(), threshold=threshold, window=window),
+        ),
+        PeriodicJob("channels.prune_calls", timedelta(hours=1), lambda: health.prune_calls(runtime.uow())),
+    ]
