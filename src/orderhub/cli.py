@@ -315,6 +315,20 @@ def worker() -> None:
     run_scheduler(worker_jobs(runtime), runtime.session_factory, runtime.clock)
 
 
+@bench_app.command("push")
+def bench_push(
+    orders: Annotated[int, typer.Option(help="pushes to send, each a new order")] = 20_000,
+    clients: Annotated[int, typer.Option(help="concurrent keep-alive clients")] = 16,
+    workers: Annotated[int, typer.Option(help="server worker processes")] = 2,
+    output: Annotated[str, typer.Option(help="markdown file to append results to")] = "docs/benchmarks.md",
+) -> None:
+    """Push path: signed pushes to `orderhub serve --workers N`, orders/s and p99 (use an empty database)."""
+    from orderhub.benchmarks.push import run_push_benchmark
+
+    run_push_benchmark(get_settings(), orders=orders, clients=clients, workers=workers, output=output,
+                       console=console)
+
+
 def _instant(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from orderhub.auth.deps import RuntimeDep, require
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.channels import push, writeback
 from orderhub.channels import service as shops
+from orderhub.channels.batching import GroupCommitter
+from orderhub.core.errors import OrderHubError
+from orderhub.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/channels", tags=["channels"])
 writebacks = APIRouter(prefix="/api/v1/orders", tags=["channels"])
@@ -26,17 +28,26 @@ class ShipmentWriteback(BaseModel):
     waybill_no: str = Field(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
 
 
+def _committer(request: Request, runtime: Runtime) -> GroupCommitter[push.PushRequest, Any]:
+    """One group committer per server process, made on first use."""
+    committer = getattr(request.app.state, "push_committer", None)
+    if committer is None:
+        committer = GroupCommitter(lambda batch: push.receive_pushes(
+            runtime.uow(), requests=batch, box=runtime.secrets, policy=runtime.policy))
+        request.app.state.push_committer = committer
+    return committer
+
+
 @router.post("/{channel}/{shop}/push", summary="Receive a platform push (signed by the platform)")
 async def receive_push(channel: str, shop: str, request: Request, runtime: RuntimeDep) -> JSONResponse:
     shops.parse_channel(channel)
     body = await request.body()
-    receipt = await run_in_threadpool(
-        push.receive_push, runtime.uow(), channel=channel, shop_code=shop, headers=request.headers, body=body,
-        box=runtime.secrets, policy=runtime.policy,
-    )
+    result = await _committer(request, runtime).submit(push.PushRequest(channel, shop, request.headers, body))
+    if isinstance(result, OrderHubError):
+        raise result
     # `code: 0 / msg: success` is the acknowledgement Douyin expects; other platforms only need a 2xx.
-    return JSONResponse({"code": 0, "msg": "success", "accepted": receipt.accepted,
-                         "duplicates": receipt.duplicates, "to_fetch": receipt.to_fetch, "results": receipt.results})
+    return JSONResponse({"code": 0, "msg": "success", "accepted": result.accepted, "duplicates": result.duplicates,
+                         "to_fetch": result.to_fetch, "results": result.results})
 
 
 @writebacks.post("/{order_no}/writebacks/shipment", status_code=202,

@@ -7,19 +7,20 @@ whose signature fails is refused (401), counted in the shop's health and kept fo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from orderhub.channels import service as shops
 from orderhub.channels.errors import PushRejected, ShopNotConnected
-from orderhub.channels.ingest import Incoming, Tally, ingest_batch, raw_text, shop_ref
-from orderhub.channels.model import ChannelCall, DeadLetter, InboundMessage
+from orderhub.channels.ingest import DEAD_LETTERED, Incoming, ingest_batch, raw_text, shop_ref
+from orderhub.channels.model import ChannelCall, DeadLetter, InboundMessage, Shop
 from orderhub.channels.platforms.base import InvalidSignature, MalformedPush, PushItem, parse_push
 from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts
+from orderhub.core.errors import OrderHubError
 from orderhub.core.secrets import SecretBox
 from orderhub.orders.service import OrderPolicy
 
@@ -34,75 +35,116 @@ class PushReceipt:
     results: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PushRequest:
+    channel: str
+    shop_code: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
 def receive_push(
     uow: UnitOfWork, *, channel: str, shop_code: str, headers: Mapping[str, str], body: bytes, box: SecretBox,
     policy: OrderPolicy,
 ) -> PushReceipt:
-    text = body.decode("utf-8", errors="replace")
+    (result,) = receive_pushes(uow, requests=[PushRequest(channel, shop_code, headers, body)], box=box, policy=policy)
+    if isinstance(result, OrderHubError):
+        raise result
+    return result
+
+
+def receive_pushes(
+    uow: UnitOfWork, *, requests: Sequence[PushRequest], box: SecretBox, policy: OrderPolicy
+) -> list[PushReceipt | OrderHubError]:
+    """Several pushes in one transaction (group commit under load); one receipt or error per request.
+
+    A refused push (unknown shop, bad signature) is refused alone; the others still go through.
+    """
+    results: list[PushReceipt | OrderHubError] = []
     with uow:
         session = uow.session
-        shop = shops.get_shop(session, channel=channel, code=shop_code)
-        if not shop.app_key:
-            raise ShopNotConnected(f"shop {channel}/{shop_code} has no platform credentials / 店铺未配置平台凭证")
         now = uow.now()
-        try:
-            items = parse_push(channel, shops.credentials_of(shop, box), headers, body, now)
-        except InvalidSignature as exc:
-            session.add(ChannelCall(shop_id=shop.id, kind="push", at=now, ok=False, error_code="signature"))
-            session.add(DeadLetter(channel=channel, shop_id=shop.id, source="push", reason_code="signature",
-                                   reason=f"signature did not verify: {exc}"[:4000], raw_body=text, received_at=now,
-                                   status=REJECTED))
-            uow.commit()
-            raise PushRejected("the push signature does not verify / 推送签名校验失败") from exc
-        except MalformedPush as exc:
-            session.add(ChannelCall(shop_id=shop.id, kind="push", at=now, ok=False, error_code="malformed"))
-            session.add(DeadLetter(channel=channel, shop_id=shop.id, source="push", reason_code="payload",
-                                   reason=str(exc)[:4000], raw_body=text, received_at=now))
-            uow.commit()
-            return PushReceipt(results={"dead_lettered": 1})
-        receipt = PushReceipt()
-        fresh = _first_deliveries(uow, shop.id, items)
-        receipt.duplicates = len(items) - len(fresh)
-        full = [item for item in fresh if item.order is not None]
-        if full:
+        shops_by_key: dict[tuple[str, str], Shop | OrderHubError] = {}
+        accepted: dict[int, tuple[Shop, list[tuple[int, PushItem]]]] = {}
+        for index, request in enumerate(requests):
+            key = (request.channel, request.shop_code)
+            if key not in shops_by_key:
+                shops_by_key[key] = _connected_shop(session, *key)
+            shop = shops_by_key[key]
+            if isinstance(shop, OrderHubError):
+                results.append(shop)
+                continue
+            text = request.body.decode("utf-8", errors="replace")
+            try:
+                items = parse_push(shop.channel, shops.credentials_of(shop, box), request.headers, request.body, now)
+            except InvalidSignature as exc:
+                session.add(ChannelCall(shop_id=shop.id, kind="push", at=now, ok=False, error_code="signature"))
+                session.add(DeadLetter(channel=shop.channel, shop_id=shop.id, source="push", reason_code="signature",
+                                       reason=f"signature did not verify: {exc}"[:4000], raw_body=text,
+                                       received_at=now, status=REJECTED))
+                results.append(PushRejected("the push signature does not verify / 推送签名校验失败"))
+                continue
+            except MalformedPush as exc:
+                session.add(ChannelCall(shop_id=shop.id, kind="push", at=now, ok=False, error_code="malformed"))
+                session.add(DeadLetter(channel=shop.channel, shop_id=shop.id, source="push", reason_code="payload",
+                                       reason=str(exc)[:4000], raw_body=text, received_at=now))
+                results.append(PushReceipt(results={DEAD_LETTERED: 1}))
+                continue
+            session.add(ChannelCall(shop_id=shop.id, kind="push", at=now, ok=True))
+            accepted.setdefault(shop.id, (shop, []))[1].extend((index, item) for item in items)
+            results.append(PushReceipt())
+        for shop, indexed in accepted.values():
+            fresh = _first_deliveries(uow, shop.id, [item for _, item in indexed])
+            full = [(index, item) for index, item in indexed if id(item) in fresh and item.order is not None]
             outcomes = ingest_batch(
-                session, shop=shop_ref(shop), policy=policy, actor=Actor(channel, "channel"), at=now,
-                items=[Incoming(raw=raw_text(item.order), source="push", payload=item.order) for item in full],
-            )
-            receipt.results = dict(Tally.of(outcomes).counts)
-        receipt.accepted = len(fresh)
-        receipt.to_fetch = len(fresh) - len(full)
-        session.add(ChannelCall(shop_id=shop.id, kind="push", at=now, ok=True))
+                session, shop=shop_ref(shop), policy=policy, actor=Actor(shop.channel, "channel"), at=now,
+                items=[Incoming(raw=raw_text(item.order), source="push", payload=item.order) for _, item in full],
+            ) if full else []
+            for index, item in indexed:
+                receipt = results[index]
+                assert isinstance(receipt, PushReceipt)
+                if id(item) not in fresh:
+                    receipt.duplicates += 1
+                    continue
+                receipt.accepted += 1
+                if item.order is None:
+                    receipt.to_fetch += 1
+            for (index, _), outcome in zip(full, outcomes, strict=True):
+                receipt = results[index]
+                assert isinstance(receipt, PushReceipt)
+                receipt.results[outcome.result] = receipt.results.get(outcome.result, 0) + 1
         uow.commit()
-        return receipt
+    return results
 
 
-def _first_deliveries(uow: UnitOfWork, shop_id: int, items: list[PushItem]) -> list[PushItem]:
-    """The items whose delivery id this shop has not seen; recording them is the dedup (race-safe)."""
+def _connected_shop(session: Session, channel: str, code: str) -> Shop | OrderHubError:
+    try:
+        shop = shops.get_shop(session, channel=channel, code=code)
+    except OrderHubError as exc:
+        return exc
+    if not shop.app_key:
+        return ShopNotConnected(f"shop {channel}/{code} has no platform credentials / 店铺未配置平台凭证")
+    return shop
+
+
+def _first_deliveries(uow: UnitOfWork, shop_id: int, items: list[PushItem]) -> set[int]:
+    """`id()`s of the items whose delivery id this shop has not seen; recording them is the dedup.
+
+    One INSERT … ON CONFLICT DO NOTHING RETURNING for all of them: the database decides races.
+    """
     session = uow.session
-    fresh: list[PushItem] = []
-    seen: set[str] = set()
+    first: dict[str, PushItem] = {}
     for item in items:
-        if item.message_id in seen:
-            continue
-        seen.add(item.message_id)
-        row: dict[str, Any] = {
-            "shop_id": shop_id, "message_id": item.message_id[:128], "received_at": uow.now(),
-            "channel_order_id": item.channel_order_id[:64], "fetch_pending": item.order is None,
-            "fetch_attempts": 0, "last_error": None,
-        }
-        inserted = session.execute(
-            insert_ignoring_conflicts(session, InboundMessage.__table__).returning(InboundMessage.__table__.c.id),
-            row,
-        ).first()
-        if inserted is not None:
-            fresh.append(item)
-    return fresh
-
-
-def pending_fetches(uow: UnitOfWork, *, shop_id: int, limit: int) -> list[InboundMessage]:
-    with uow:
-        return list(uow.session.scalars(
-            select(InboundMessage).where(InboundMessage.shop_id == shop_id, InboundMessage.fetch_pending.is_(True))
-            .order_by(InboundMessage.id).limit(limit)
-        ))
+        first.setdefault(item.message_id[:128], item)
+    if not first:
+        return set()
+    rows: list[dict[str, Any]] = [
+        {"shop_id": shop_id, "message_id": message_id, "received_at": uow.now(),
+         "channel_order_id": item.channel_order_id[:64], "fetch_pending": item.order is None, "fetch_attempts": 0,
+         "last_error": None}
+        for message_id, item in first.items()
+    ]
+    statement = insert_ignoring_conflicts(session, InboundMessage.__table__).returning(
+        InboundMessage.__table__.c.message_id)
+    taken = {row.message_id for row in session.execute(statement, rows)}
+    return {id(item) for message_id, item in first.items() if message_id in taken}

@@ -1,0 +1,139 @@
+"""`orderhub bench push`: signed mini-program pushes against `orderhub serve --workers 2`, orders/s and p99.
+
+The server runs as its own processes (as in production); the load comes from this process over
+loopback with keep-alive connections, one thread per client. Every push carries a new full order,
+so each request is a real ingestion (signature check, dedup row, mapping, validation, insert).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from sqlalchemy import func, select
+
+from orderhub.benchmarks.report import append_section, percentile
+from orderhub.catalog import service as catalog
+from orderhub.channels import service as channels
+from orderhub.channels.model import Channel
+from orderhub.channels.signing import miniprogram_signature
+from orderhub.core.migrate import upgrade
+from orderhub.core.settings import Settings
+from orderhub.orders.model import Order
+from orderhub.runtime import build_runtime
+
+SHOP = "bench-mp"
+SECRET = "bench-push-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _order(number: int, now: datetime) -> dict[str, object]:
+    stamp = (now + timedelta(seconds=number % 3600)).isoformat()
+    return {
+        "order_id": f"MPB{number:09d}", "status": "paid", "created_at": stamp, "updated_at": stamp, "paid_at": stamp,
+        "buyer": {"openid": f"o6_{number}", "nickname": "bench"},
+        "receiver": {"name": "张三", "phone": f"138{number % 100_000_000:08d}", "province": "浙江省", "city": "杭州市",
+                     "district": "西湖区", "address": f"文三路{number}号"},
+        "lines": [{"line_id": f"L{number}", "sku": f"B-{number % 50:03d}", "title": "商品", "spec": "", "qty": 1,
+                   "unit_price": "99.00", "discount": "0.00", "amount": "99.00"}],
+        "goods_amount": "99.00", "shipping_fee": "0.00", "discount": "0.00", "paid_amount": "99.00",
+        "currency": "CNY", "buyer_memo": "", "seller_memo": "",
+    }
+
+
+def run_push_benchmark(settings: Settings, *, orders: int, clients: int, workers: int, output: str,
+                       console: Console) -> None:
+    runtime = build_runtime(settings)
+    upgrade(runtime.engine)
+    with runtime.reading() as session:
+        if session.scalar(select(func.count()).select_from(Order)):
+            raise SystemExit("the benchmark needs an empty database (point ORDERHUB_DATABASE_URL at a new one)")
+    channels.create_shop(runtime.uow(), channel=Channel.MINIPROGRAM, code=SHOP, name="bench")
+    channels.set_credentials(runtime.uow(), channel="miniprogram", code=SHOP, box=runtime.secrets, app_key="bench",
+                             app_secret=SECRET)
+    for index in range(50):
+        catalog.create_sku(runtime.uow(), code=f"B-{index:03d}", title=f"商品 {index}", list_price_fen=9900)
+    port = _free_port()
+    env = {**os.environ, "ORDERHUB_DATABASE_URL": settings.database_url, "ORDERHUB_LOG_LEVEL": "WARNING"}
+    if settings.secret_key:
+        env["ORDERHUB_SECRET_KEY"] = settings.secret_key
+    env["ORDERHUB_SECRET_KEY_FILE"] = str(settings.secret_key_file.resolve())
+    server = subprocess.Popen(  # noqa: S603 - our own CLI
+        [str(Path(sys.executable).with_name("orderhub")), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("the server did not start")
+            time.sleep(0.2)
+        latencies, failures, elapsed = _fire(base, orders, clients)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+    with runtime.reading() as session:
+        stored = session.scalar(select(func.count()).select_from(Order)) or 0
+    rate = orders / elapsed
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    console.print(f"{orders:,} pushes, {clients} clients, {workers} server workers: {rate:,.0f} orders/s, "
+                  f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, {failures} failed, {stored:,} orders stored")
+    append_section(output, f"channels: push path (serve --workers {workers})", runtime.engine.dialect.name, [
+        f"- {orders:,} signed mini-program pushes, each a new full order, from {clients} keep-alive clients "
+        f"(threads in one process) to `orderhub serve --workers {workers}` on loopback",
+        f"- **{rate:,.0f} orders/s**, latency p50 {p50:.1f} ms, **p99 {p99:.1f} ms**; {failures} failed; "
+        f"{stored:,} orders stored (exactly one per push)",
+    ])
+
+
+def _fire(base: str, orders: int, clients: int) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+    counter = iter(range(orders))
+    now = datetime.now(UTC)
+
+    def client() -> None:
+        nonlocal failures
+        with httpx.Client(base_url=base, timeout=30) as http:
+            for number in counter:
+                body = json.dumps({"event_id": f"e{number}", "event": "order.created",
+                                   "order": _order(number, now)}, ensure_ascii=False).encode()
+                stamp = str(int(time.time()))
+                headers = {"Content-Type": "application/json", "X-OrderHub-Timestamp": stamp,
+                           "X-OrderHub-Signature": miniprogram_signature(SECRET, stamp, body)}
+                started = time.perf_counter()
+                response = http.post(f"/api/v1/channels/miniprogram/{SHOP}/push", content=body, headers=headers)
+                took = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies.append(took)
+                    if response.status_code != 200:
+                        failures += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, failures, time.perf_counter() - started
