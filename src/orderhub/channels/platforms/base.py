@@ -189,6 +189,19 @@ def load_push_json(body: bytes | str) -> Any:
         raise MalformedPush(f"push body is not JSON: {exc}") from exc
 
 
+def relayed_messages(credentials: ShopCredentials, headers: Mapping[str, str], body: bytes) -> list[Any]:
+    """The messages of a relayed notice push (Taobao TMC, JD, PDD, Kuaishou), once its signature verifies."""
+    # Imported here: signing is pure, but platform modules import this one first.
+    from orderhub.channels import signing
+
+    if header(headers, "X-Notice-App-Key") != credentials.app_key:
+        raise InvalidSignature("push not addressed to this app key")
+    if not signing.verify_notice(credentials.app_secret, body, header(headers, "X-Notice-Sign")):
+        raise InvalidSignature("X-Notice-Sign does not match")
+    payload = load_push_json(body)
+    return payload if isinstance(payload, list) else [payload]
+
+
 def header(headers: Mapping[str, str], name: str) -> str:
     """Case-insensitive header lookup over any mapping (a plain dict or Starlette's headers)."""
     wanted = name.lower()

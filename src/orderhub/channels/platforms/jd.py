@@ -28,7 +28,6 @@ from orderhub.channels.platforms.base import (
     IDEMPOTENCY_HEADER,
     CredentialsRejected,
     HttpClientBase,
-    InvalidSignature,
     OrderPage,
     PlatformError,
     PushItem,
@@ -36,12 +35,11 @@ from orderhub.channels.platforms.base import (
     beijing_text,
     carrier_for,
     from_beijing_text,
-    header,
-    load_push_json,
     order_id_text,
     page_token,
     read_json,
     read_page_token,
+    relayed_messages,
     send,
     windows,
 )
@@ -165,12 +163,7 @@ def jd_error(error: Mapping[str, Any]) -> PlatformError:
 
 def parse_push(credentials: ShopCredentials, headers: Mapping[str, str], body: bytes, now: datetime) -> list[PushItem]:
     """A relayed JD order message (one object or a list), signed with the notice signature."""
-    if header(headers, "X-Notice-App-Key") != credentials.app_key:
-        raise InvalidSignature("push not addressed to this app key")
-    if not signing.verify_notice(credentials.app_secret, body, header(headers, "X-Notice-Sign")):
-        raise InvalidSignature("X-Notice-Sign does not match")
-    payload = load_push_json(body)
-    messages = payload if isinstance(payload, list) else [payload]
+    messages = relayed_messages(credentials, headers, body)
     items = []
     for message in messages:
         content = message["content"]

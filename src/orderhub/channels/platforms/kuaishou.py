@@ -34,19 +34,18 @@ from orderhub.channels.platforms.base import (
     IDEMPOTENCY_HEADER,
     CredentialsRejected,
     HttpClientBase,
-    InvalidSignature,
     OrderPage,
     PlatformError,
     PushItem,
     ShopCredentials,
     carrier_for,
     from_epoch_ms,
-    header,
     load_push_json,
     order_id_text,
     page_token,
     read_json,
     read_page_token,
+    relayed_messages,
     send,
     windows,
 )
@@ -153,12 +152,7 @@ class KuaishouClient(HttpClientBase):
 
 def parse_push(credentials: ShopCredentials, headers: Mapping[str, str], body: bytes, now: datetime) -> list[PushItem]:
     """A relayed (decrypted) Kuaishou order message, signed with the notice signature."""
-    if header(headers, "X-Notice-App-Key") != credentials.app_key:
-        raise InvalidSignature("push not addressed to this app key")
-    if not signing.verify_notice(credentials.app_secret, body, header(headers, "X-Notice-Sign")):
-        raise InvalidSignature("X-Notice-Sign does not match")
-    payload = load_push_json(body)
-    messages = payload if isinstance(payload, list) else [payload]
+    messages = relayed_messages(credentials, headers, body)
     items = []
     for message in messages:
         info = load_push_json(message["info"]) if message.get("info") else {}

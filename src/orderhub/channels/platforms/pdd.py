@@ -27,7 +27,6 @@ from orderhub.channels.platforms.base import (
     IDEMPOTENCY_HEADER,
     CredentialsRejected,
     HttpClientBase,
-    InvalidSignature,
     OrderPage,
     PlatformError,
     PushItem,
@@ -35,11 +34,11 @@ from orderhub.channels.platforms.base import (
     ShopCredentials,
     carrier_for,
     from_beijing_text,
-    header,
     load_push_json,
     page_token,
     read_json,
     read_page_token,
+    relayed_messages,
     send,
     windows,
 )
@@ -132,12 +131,7 @@ def pdd_error(error: Mapping[str, Any]) -> PlatformError:
 
 def parse_push(credentials: ShopCredentials, headers: Mapping[str, str], body: bytes, now: datetime) -> list[PushItem]:
     """A relayed PDD trade message (one object or a list), signed with the notice signature."""
-    if header(headers, "X-Notice-App-Key") != credentials.app_key:
-        raise InvalidSignature("push not addressed to this client id")
-    if not signing.verify_notice(credentials.app_secret, body, header(headers, "X-Notice-Sign")):
-        raise InvalidSignature("X-Notice-Sign does not match")
-    payload = load_push_json(body)
-    messages = payload if isinstance(payload, list) else [payload]
+    messages = relayed_messages(credentials, headers, body)
     items = []
     for message in messages:
         content = load_push_json(message["content"])

@@ -30,7 +30,6 @@ from orderhub.channels.platforms.base import (
     IDEMPOTENCY_HEADER,
     CredentialsRejected,
     HttpClientBase,
-    InvalidSignature,
     OrderPage,
     PlatformError,
     PushItem,
@@ -39,12 +38,12 @@ from orderhub.channels.platforms.base import (
     beijing_text,
     carrier_for,
     from_beijing_text,
-    header,
     load_push_json,
     order_id_text,
     page_token,
     read_json,
     read_page_token,
+    relayed_messages,
     send,
     windows,
 )
@@ -158,12 +157,7 @@ def _tid(trade: Mapping[str, Any]) -> str:
 
 def parse_push(credentials: ShopCredentials, headers: Mapping[str, str], body: bytes, now: datetime) -> list[PushItem]:
     """A relayed TMC trade message (one object or a list of them), signed with the notice signature."""
-    if header(headers, "X-Notice-App-Key") != credentials.app_key:
-        raise InvalidSignature("push not addressed to this app key")
-    if not signing.verify_notice(credentials.app_secret, body, header(headers, "X-Notice-Sign")):
-        raise InvalidSignature("X-Notice-Sign does not match")
-    payload = load_push_json(body)
-    messages = payload if isinstance(payload, list) else [payload]
+    messages = relayed_messages(credentials, headers, body)
     items = []
     for message in messages:
         content = load_push_json(message["content"])
