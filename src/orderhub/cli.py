@@ -122,6 +122,67 @@ def demo(
         live.stop()
 
 
+@app.command("import")
+def import_file(
+    file: Annotated[
+        Path | None, typer.Argument(help="JSON export (array, platform envelope, JSON Lines), CSV or XLSX")
+    ] = None,
+    channel: Annotated[str, typer.Option(help="the shop's channel (manual for spreadsheets)")] = "",
+    shop: Annotated[str, typer.Option(help="shop code")] = "",
+    template: Annotated[
+        Path | None, typer.Option(help="write the offline order template (.csv or .xlsx) to this path, and stop")
+    ] = None,
+) -> None:
+    """Import orders from a file. Exit 0: read to the end (row errors go to <file>.errors.csv);
+    1: not readable, nothing changed; 3: it broke off part-way, the orders before the break were imported."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from orderhub.channels import importer
+    from orderhub.core.errors import OrderHubError
+
+    if template is not None:
+        try:
+            importer.write_template(template)
+        except OrderHubError as exc:
+            raise _fail(exc) from exc
+        console.print(f"模板已写入 / template written: {escape(str(template))}")
+        return
+    if file is None or not channel or not shop:
+        raise typer.BadParameter("give FILE, --channel and --shop (or --template PATH)")
+    runtime = _runtime()
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task(f"导入 importing {escape(file.name)}", total=None)
+            report = importer.import_file(
+                runtime,
+                file,
+                channel=channel,
+                shop=shop,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except OrderHubError as exc:
+        raise _fail(exc) from exc
+    console.print(f"{escape(f'{file} — {report.format}')}, {report.orders} 个订单 / orders, {report.seconds:.1f} s")
+    if report.ignored_columns:
+        console.print(f"[yellow]已忽略的列 / ignored columns:[/yellow] {escape(', '.join(report.ignored_columns))}")
+    if report.complete and report.orders == 0 and report.row_errors == 0:
+        console.print("[yellow]文件中没有订单 / the file holds no orders[/yellow]")
+    table = Table("结果 / outcome", "数量 / count")
+    for label, number in report.summary():
+        table.add_row(label, str(number))
+    console.print(table)
+    for error in report.samples:
+        rows = ",".join(map(str, error.rows))
+        console.print(f"  [red]{error.code}[/red] {rows} {escape(error.order_id)} {escape(error.message)}")
+    if report.errors_path is not None:
+        console.print(f"错误明细 / error report: {escape(str(report.errors_path))}", soft_wrap=True)
+    if report.stopped is not None:
+        console.print(f"[red]读取中断 / reading stopped:[/red] {escape(report.stopped.message)}")
+        raise typer.Exit(code=3 if report.orders else 1)
+
+
 @shop_app.command("create")
 def shop_create(
     channel: Annotated[str, typer.Option(help="channel name, e.g. taobao, jd, douyin, phone")],

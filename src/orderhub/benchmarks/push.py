@@ -32,7 +32,7 @@ from orderhub.orders.model import Order
 from orderhub.runtime import build_runtime
 
 SHOP = "bench-mp"
-SECRET = "bench-push-secret"
+SECRET = "bench-push-secret"  # noqa: S105 - the benchmark shop's own throwaway secret
 
 
 def _free_port() -> int:

@@ -29,7 +29,7 @@ from orderhub.core.money import fen_to_yuan
 from orderhub.core.outbox import OutboxEvent
 from orderhub.orders import repository
 from orderhub.orders.draft import OrderDraft
-from orderhub.orders.errors import OrderValidationFailed
+from orderhub.orders.errors import DuplicateOrder, OrderValidationFailed
 from orderhub.orders.model import Order, OrderEvent, OrderLine
 from orderhub.orders.service import OrderPolicy, error_detail
 from orderhub.orders.status import OrderStatus
@@ -52,7 +52,9 @@ PROGRESS = {
 # the platform), it was signed for, it is finished.
 FOLLOWED = frozenset({S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED})
 DRIFT_WINDOW = timedelta(hours=2)
-ORDER_NO_ATTEMPTS = 5
+# Drawing again until every new order has a free number; on a day with millions of orders of one
+# channel a few draws collide, and each round removes most of them. Past this, something is wrong.
+ORDER_NO_ROUNDS = 100
 
 
 class IntakeResult(StrEnum):
@@ -213,7 +215,7 @@ def _insert_new(
         return set()
     pending = list(intakes)
     inserted: dict[str, tuple[int, str]] = {}
-    for _ in range(ORDER_NO_ATTEMPTS):
+    for _ in range(ORDER_NO_ROUNDS):
         rows = [_order_row(shop, intake, policy, at) for intake in pending]
         statement = (
             insert_ignoring_conflicts(session, Order.__table__)
@@ -237,6 +239,9 @@ def _insert_new(
         pending = [intake for intake in missing if intake.draft.channel_order_id not in present]
         if not pending:
             break
+    else:
+        raise DuplicateOrder(f"no free order number for {len(pending)} new order(s) of {shop.channel} today "
+                             "/ 订单号已用尽，请稍后重试")
     line_rows, event_rows, outbox_rows = [], [], []
     for intake in intakes:
         key = intake.draft.channel_order_id

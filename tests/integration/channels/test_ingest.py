@@ -322,3 +322,14 @@ def test_concurrent_deliveries_of_one_new_order_create_it_exactly_once(
         created = session.scalar(select(func.count()).select_from(OrderEvent).where(OrderEvent.kind == "created"))
     assert created == 1
     assert the_order(runtime).platform_modified_at == datetime(2026, 11, 20, 2, 5, threads - 1, tzinfo=UTC)
+
+
+def test_order_numbers_that_collide_are_drawn_again_until_every_order_is_stored(
+    runtime: Runtime, shops: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day with millions of orders of one channel makes 6-hex numbers collide: never lose an order."""
+    draws = iter(["TB_20261120_aaaaaa"] * 4 + [f"TB_20261120_{n:06x}" for n in range(100)])
+    monkeypatch.setattr("orderhub.orders.intake.new_order_no", lambda channel, day: next(draws))
+    outcomes = push(runtime, shops["tb"], *(trade(tid=n) for n in range(1, 5)))
+    assert [o.result for o in outcomes] == ["created"] * 4
+    assert len({o.order_no for o in outcomes}) == 4 and count(runtime, Order) == 4
