@@ -390,6 +390,25 @@ def bench_push(
                        console=console)
 
 
+@bench_app.command("import")
+def bench_import(
+    orders: Annotated[int, typer.Option(help="orders in the export file to import")] = 1_000_000,
+    raw: Annotated[int, typer.Option(help="orders for the raw batched INSERT baseline")] = 200_000,
+    channel: Annotated[str, typer.Option(help="platform whose export format is written")] = "taobao",
+    file: Annotated[Path | None, typer.Option(help="import this export instead of writing one")] = None,
+    output: Annotated[str, typer.Option(help="markdown file to append results to")] = "docs/benchmarks.md",
+) -> None:
+    """Import of a platform export on PostgreSQL, orders/s, beside the raw batched INSERT rate (empty database)."""
+    from orderhub.benchmarks.imports import run_import_benchmark
+    from orderhub.core.errors import OrderHubError
+
+    try:
+        run_import_benchmark(get_settings(), orders=orders, raw=raw, channel=channel, file=file, output=output,
+                             console=console)
+    except OrderHubError as exc:
+        raise _fail(exc) from exc
+
+
 def _instant(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:

@@ -23,6 +23,7 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -44,12 +45,21 @@ from sqlalchemy.orm import Session
 
 from orderhub.channels import service as channels
 from orderhub.channels.deadletters import OPEN
-from orderhub.channels.ingest import DEAD_LETTERED, Incoming, Outcome, ingest_batch, raw_text, shop_ref
+from orderhub.channels.ingest import (
+    DEAD_LETTERED,
+    Incoming,
+    Outcome,
+    Readings,
+    ingest_batch,
+    raw_text,
+    read_payloads,
+    shop_ref,
+)
 from orderhub.channels.mapping import ChannelMapping, available_channels, dig, load_json, load_mapping
 from orderhub.channels.model import Channel, DeadLetter
 from orderhub.core.actor import Actor
 from orderhub.core.errors import InvalidInput
-from orderhub.orders.intake import IntakeResult, ShopRef
+from orderhub.orders.intake import IntakeResult, ShopRef, refresh_statistics
 from orderhub.runtime import Runtime
 
 SOURCE = "import"
@@ -58,6 +68,8 @@ IMPORT_ACTOR = Actor("file-import", "cli")
 BATCH_SIZE = 500
 # Spreadsheet orders kept open while grouping rows: the rows of one order may be this many orders apart.
 LOOKAHEAD = 2_000
+# Planner statistics are refreshed after this many orders, then each time the count doubles.
+ANALYSE_FIRST = 5_000
 # An order with more rows than this is refused (and no longer held in memory).
 MAX_ROWS_PER_ORDER = 1_000
 SNIFF_BYTES = 64 * 1024
@@ -316,49 +328,91 @@ def _run(
 ) -> None:
     batch: list[FileOrder] = []
     seen = 0
-    try:
-        for item in source.items():
-            seen += 1
-            if isinstance(item, RowError):
-                report.row_errors += 1
-                log.add(item)
-            else:
-                batch.append(item)
-                if len(batch) >= batch_size:
-                    _ingest(runtime, ref, batch, actor, report, log)
-                    batch = []
-            if progress and seen % PROGRESS_EVERY == 0:
-                progress(source.position, source.size)
-        report.complete = True
-    except ReadingStopped as broken:
-        report.stopped = broken.error
-    report.ignored_columns = source.ignored_columns
-    if batch:
-        _ingest(runtime, ref, batch, actor, report, log)
+    with _BatchWriter(runtime, ref, actor, report, log) as writer:
+        try:
+            for item in source.items():
+                seen += 1
+                if isinstance(item, RowError):
+                    report.row_errors += 1
+                    log.add(item)
+                else:
+                    batch.append(item)
+                    if len(batch) >= batch_size:
+                        writer.submit(batch)
+                        batch = []
+                if progress and seen % PROGRESS_EVERY == 0:
+                    progress(source.position, source.size)
+            report.complete = True
+        except ReadingStopped as broken:
+            report.stopped = broken.error
+        report.ignored_columns = source.ignored_columns
+        if batch:
+            writer.submit(batch)
     if report.stopped is not None:
         log.add(report.stopped)
     if progress:
         progress(source.size if report.complete else source.position, source.size)
 
 
-def _ingest(
-    runtime: Runtime, ref: ShopRef, batch: list[FileOrder], actor: Actor, report: ImportReport, log: _ErrorLog
-) -> None:
-    uow = runtime.uow()
-    with uow:
+class _BatchWriter:
+    """Writes each batch in its own transaction on one background thread while the file is read on.
+
+    The next batch is parsed and mapped while the database works on the previous one; at most one
+    batch is in flight, and outcomes are recorded in file order on the reading thread.
+    """
+
+    def __init__(self, runtime: Runtime, ref: ShopRef, actor: Actor, report: ImportReport, log: _ErrorLog) -> None:
+        self.runtime, self.ref, self.actor, self.report, self.log = runtime, ref, actor, report, log
+        self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        self.in_flight: tuple[list[FileOrder], Future[list[Outcome]]] | None = None
+        self.analysed_at = ANALYSE_FIRST // 2
+
+    def __enter__(self) -> _BatchWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if exc_info[0] is None:
+                self._record_in_flight()
+        finally:
+            self.database.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, batch: list[FileOrder]) -> None:
         items = [order.incoming for order in batch]
-        outcomes = ingest_batch(uow.session, shop=ref, items=items, policy=runtime.policy, actor=actor, at=uow.now())
-        outcomes = _keep_first_dead_letters(uow.session, ref, items, outcomes)
-        uow.commit()
-    report.orders += len(batch)
-    for order, outcome in zip(batch, outcomes, strict=True):
-        key = outcome.channel_order_id or order.key
-        if outcome.result == DEAD_LETTERED:
-            report.counts[DEAD_LETTERED] += 1
-            letter = f"死信 #{outcome.dead_letter_id} / dead letter #{outcome.dead_letter_id}"
-            log.add(RowError(order.rows, key, f"dead_letter.{outcome.reason_code}", f"{outcome.reason} ({letter})"))
-        else:
-            report.counts[outcome.result] += 1
+        readings = read_payloads(self.ref, items)
+        self._record_in_flight()
+        analyse = self.report.orders >= 2 * self.analysed_at
+        if analyse:
+            self.analysed_at = self.report.orders
+        self.in_flight = (batch, self.database.submit(self._write, items, readings, analyse))
+
+    def _write(self, items: list[Incoming], readings: Readings, analyse: bool) -> list[Outcome]:
+        with self.runtime.uow() as uow:
+            if analyse:
+                refresh_statistics(uow.session)
+            outcomes = ingest_batch(uow.session, shop=self.ref, items=items, policy=self.runtime.policy,
+                                    actor=self.actor, at=uow.now(), readings=readings)
+            outcomes = _keep_first_dead_letters(uow.session, self.ref, items, outcomes)
+            uow.commit()
+        return outcomes
+
+    def _record_in_flight(self) -> None:
+        if self.in_flight is None:
+            return
+        batch, future = self.in_flight
+        self.in_flight = None
+        outcomes = future.result()
+        self.report.orders += len(batch)
+        for order, outcome in zip(batch, outcomes, strict=True):
+            key = outcome.channel_order_id or order.key
+            if outcome.result == DEAD_LETTERED:
+                self.report.counts[DEAD_LETTERED] += 1
+                letter = f"死信 #{outcome.dead_letter_id} / dead letter #{outcome.dead_letter_id}"
+                self.log.add(
+                    RowError(order.rows, key, f"dead_letter.{outcome.reason_code}", f"{outcome.reason} ({letter})")
+                )
+            else:
+                self.report.counts[outcome.result] += 1
 
 
 def _keep_first_dead_letters(

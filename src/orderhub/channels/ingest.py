@@ -82,28 +82,44 @@ def _dead_letter(
     return letter
 
 
-def ingest_batch(
-    session: Session, *, shop: ShopRef, items: Sequence[Incoming], policy: OrderPolicy, actor: Actor, at: datetime,
-    write_dead_letters: bool = True,
-) -> list[Outcome]:
-    """Map, validate and apply one shop's payloads inside the caller's transaction; one outcome per item.
+@dataclass
+class Readings:
+    """A batch's payloads as drafts, and why the others could not be read (position → code, reason, id)."""
 
-    `write_dead_letters=False` is for replaying a dead letter, which stays the one record of its payload.
-    """
+    drafts: list[OrderDraft]
+    unreadable: dict[int, tuple[str, str, str]]
+
+
+def read_payloads(shop: ShopRef, items: Sequence[Incoming]) -> Readings:
+    """Parse and map a batch; no database, so a caller may do it ahead on another thread."""
     mapping = load_mapping(shop.channel)
-    drafts: list[OrderDraft] = []
-    unreadable: dict[int, tuple[str, str, str]] = {}  # position → (code, reason, platform order id)
+    readings = Readings([], {})
     for index, item in enumerate(items):
         payload: Any = None
         try:
             payload = item.payload if item.payload is not None else load_json(item.raw)
             if not isinstance(payload, dict):
                 raise ValueError(f"an order is a JSON object, got {type(payload).__name__}")
-            drafts.append(mapping.to_draft(payload, shop=shop.code))
+            readings.drafts.append(mapping.to_draft(payload, shop=shop.code))
         except ChannelMappingError as exc:
-            unreadable[index] = ("mapping", str(exc), mapping.order_id_of(payload))
+            readings.unreadable[index] = ("mapping", str(exc), mapping.order_id_of(payload))
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
-            unreadable[index] = ("payload", f"unreadable payload: {exc}", "")
+            readings.unreadable[index] = ("payload", f"unreadable payload: {exc}", "")
+    return readings
+
+
+def ingest_batch(
+    session: Session, *, shop: ShopRef, items: Sequence[Incoming], policy: OrderPolicy, actor: Actor, at: datetime,
+    write_dead_letters: bool = True, readings: Readings | None = None,
+) -> list[Outcome]:
+    """Map, validate and apply one shop's payloads inside the caller's transaction; one outcome per item.
+
+    `readings` are the items already read by `read_payloads`. `write_dead_letters=False` is for
+    replaying a dead letter, which stays the one record of its payload.
+    """
+    if readings is None:
+        readings = read_payloads(shop, items)
+    drafts, unreadable = readings.drafts, readings.unreadable
     intakes = iter(accept_channel_drafts(session, shop=shop, drafts=drafts, policy=policy, actor=actor, at=at))
     failures: list[tuple[int, str, str, str]] = []  # (position, code, reason, platform order id)
     outcomes: list[Outcome] = []

@@ -14,7 +14,7 @@ import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -79,9 +79,14 @@ class FieldSpec(BaseModel):
     # the table cannot be read.
     lookup: dict[str, str] | None = None
 
-    @property
+    @cached_property
     def paths(self) -> list[str]:
         return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    @cached_property
+    def steps(self) -> list[tuple[str, list[str]]]:
+        """Each path with its parts split once, for reading hundreds of thousands of payloads."""
+        return [(path, path.split(".")) for path in self.paths]
 
     @model_validator(mode="after")
     def _time_has_format(self) -> FieldSpec:
@@ -120,6 +125,8 @@ LINE_FIELDS = {"sku", "platform_sku", "title", "spec", "qty", "unit_price_fen", 
 
 
 PRESENT = "*"
+# The time format nearly every Chinese platform uses, read on a fast path.
+PLATFORM_TIME = "%Y-%m-%d %H:%M:%S"
 
 
 class StatusRule(BaseModel):
@@ -147,9 +154,14 @@ class StatusMap(BaseModel):
     rules: list[StatusRule] = Field(default_factory=list)
     map: dict[str, OrderStatus]
 
-    @property
+    @cached_property
     def paths(self) -> list[str]:
         return [self.path] if isinstance(self.path, str) else list(self.path)
+
+    @cached_property
+    def steps(self) -> list[tuple[str, list[str]]]:
+        """Each path with its parts split once, for reading hundreds of thousands of payloads."""
+        return [(path, path.split(".")) for path in self.paths]
 
     @model_validator(mode="before")
     @classmethod
@@ -253,8 +265,12 @@ def available_channels(directory: Path = MAPPINGS_DIR) -> list[str]:
 
 def dig(payload: Any, path: str) -> Any:
     """The value at a dotted path (`post_addr.province.name`, `item_list.0.sku_id`), or None."""
+    return _dig_parts(payload, path.split("."))
+
+
+def _dig_parts(payload: Any, parts: list[str]) -> Any:
     value = payload
-    for part in path.split("."):
+    for part in parts:
         if isinstance(value, dict):
             value = value.get(part)
         elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
@@ -282,9 +298,9 @@ class _Reader:
         return ChannelMappingError(self.mapping.channel, path, raw, reason)
 
     def read(self, spec: FieldSpec, source: Any, where: str = "") -> Any:
-        for path in spec.paths:
-            raw = dig(source, path)
-            if _present(raw) and str(raw).strip() not in spec.empty:
+        for path, parts in spec.steps:
+            raw = _dig_parts(source, parts)
+            if _present(raw) and (not spec.empty or str(raw).strip() not in spec.empty):
                 return self.convert(spec, raw, where + path)
         if spec.required:
             raise self.fail(where + "|".join(spec.paths), None, "required field missing")
@@ -439,7 +455,12 @@ def _as_fen(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> int:
 
 def _as_time(raw: Any, spec: FieldSpec, zone: ZoneInfo) -> datetime:
     assert spec.format is not None
-    return datetime.strptime(str(raw).strip(), spec.format).replace(tzinfo=zone).astimezone(UTC)
+    text = str(raw).strip()
+    if spec.format == PLATFORM_TIME and len(text) == 19 and text[4] == text[7] == "-" and text[10] == " ":
+        local = datetime.fromisoformat(text)  # the same reading as strptime, many times faster
+    else:
+        local = datetime.strptime(text, spec.format)
+    return local.replace(tzinfo=zone).astimezone(UTC)
 
 
 def _as_unix(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> datetime | None:

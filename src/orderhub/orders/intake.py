@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from orderhub.catalog import service as catalog
 from orderhub.channels import service as channels
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts, read_session
+from orderhub.core.db import UnitOfWork, add_rows, insert_new_rows, one_of, read_session
 from orderhub.core.ids import new_order_no
 from orderhub.core.money import fen_to_yuan
 from orderhub.core.outbox import OutboxEvent
@@ -163,6 +163,17 @@ def accept_channel_drafts(
     return intakes
 
 
+def refresh_statistics(session: Session) -> None:
+    """Update PostgreSQL's planner statistics of the order tables during a bulk load.
+
+    Until autovacuum catches up, the planner keeps an empty table's estimates and matches a batch's
+    platform ids by scanning every order of the shop instead of probing the unique index.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        for table in (Order.__table__, OrderLine.__table__):
+            session.execute(text(f"ANALYZE {table.name}"))
+
+
 def _newest_per_order(intakes: Sequence[Intake]) -> dict[str, Intake]:
     """Within one batch the same order may come twice: only its newest version is applied."""
     newest: dict[str, Intake] = {}
@@ -188,7 +199,7 @@ def _lock_existing(session: Session, shop: ShopRef, keys: list[str]) -> dict[str
         return {}
     query = (
         select(Order)
-        .where(Order.channel == shop.channel, Order.shop_id == shop.id, Order.channel_order_id.in_(keys))
+        .where(Order.channel == shop.channel, Order.shop_id == shop.id, one_of(session, Order.channel_order_id, keys))
         .options(selectinload(Order.lines))
         .with_for_update(of=Order)
     )
@@ -216,13 +227,11 @@ def _insert_new(
     pending = list(intakes)
     inserted: dict[str, tuple[int, str]] = {}
     for _ in range(ORDER_NO_ROUNDS):
-        rows = [_order_row(shop, intake, policy, at) for intake in pending]
-        statement = (
-            insert_ignoring_conflicts(session, Order.__table__)
-            .returning(Order.__table__.c.id, Order.__table__.c.channel_order_id, Order.__table__.c.order_no)
-        )
-        for row_id, key, order_no in session.execute(statement, rows):
-            inserted[key] = (row_id, order_no)
+        rows = [order_row(shop, intake, policy, at) for intake in pending]
+        landed = insert_new_rows(session, Order.__table__, rows, key="channel_order_id")
+        for row in rows:
+            if row["channel_order_id"] in landed:
+                inserted[row["channel_order_id"]] = (landed[row["channel_order_id"]], row["order_no"])
         missing = [intake for intake in pending if intake.draft.channel_order_id not in inserted]
         if not missing:
             break
@@ -232,7 +241,7 @@ def _insert_new(
                 select(Order.channel_order_id).where(
                     Order.channel == shop.channel,
                     Order.shop_id == shop.id,
-                    Order.channel_order_id.in_([i.draft.channel_order_id for i in missing]),
+                    one_of(session, Order.channel_order_id, [i.draft.channel_order_id for i in missing]),
                 )
             )
         )
@@ -290,12 +299,12 @@ def _insert_new(
         (OrderEvent.__table__, event_rows),
         (OutboxEvent.__table__, outbox_rows),
     ):
-        if rows:
-            session.execute(insert(table), rows)
+        add_rows(session, table, rows)
     return set(inserted)
 
 
-def _order_row(shop: ShopRef, intake: Intake, policy: OrderPolicy, at: datetime) -> dict[str, Any]:
+def order_row(shop: ShopRef, intake: Intake, policy: OrderPolicy, at: datetime) -> dict[str, Any]:
+    """The `sales_order` row of a new channel order (also the import benchmark's raw baseline rows)."""
     draft = intake.draft
     receiver = draft.receiver
     status, held_from, hold_reason = _initial_status(intake)

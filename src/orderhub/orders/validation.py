@@ -468,10 +468,15 @@ def validate_draft(
 
 def _strip_text(draft: OrderDraft) -> None:
     for item in (draft, draft.receiver, *draft.lines):
-        for spec in fields(item):
-            value = getattr(item, spec.name)
-            if isinstance(value, str):
-                setattr(item, spec.name, value.strip())
+        for name in _field_names(type(item)):
+            value = getattr(item, name)
+            if isinstance(value, str) and len(stripped := value.strip()) != len(value):
+                setattr(item, name, stripped)
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(spec.name for spec in fields(kind))
 
 
 def _blank(value: object) -> bool:
