@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from orderhub.channels.api import router as channels_router
 from orderhub.channels.api import writebacks as writebacks_router
-from orderhub.core.http import InputGuardMiddleware, install_error_handlers, install_request_logging
+from orderhub.core.http import InputGuardMiddleware, RequestLogMiddleware, install_error_handlers
 from orderhub.orders.api import router as orders_router
 from orderhub.runtime import Runtime
 from orderhub.web.pages import install_console
@@ -29,7 +29,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    install_request_logging(app)
+    app.add_middleware(RequestLogMiddleware)
     app.add_middleware(InputGuardMiddleware, max_bytes=runtime.settings.max_body_bytes)
     app.include_router(orders_router)
     app.include_router(channels_router)

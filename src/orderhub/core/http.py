@@ -138,17 +138,36 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def install_request_logging(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _log_request(request: Request, call_next: Any) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+class RequestLogMiddleware:
+    """Give each request an id (the caller's `X-Request-ID` or a new one), echo it, and log the request.
+
+    A plain ASGI middleware: Starlette's `@app.middleware("http")` wraps every request in extra tasks
+    and streams, which cost more than the push endpoint's own work.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id")
+        request_id = given.decode("latin-1")[:64] if given else uuid.uuid4().hex[:16]
         started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            response: Response = await call_next(request)
+            await self.app(scope, receive, send_with_id)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["X-Request-ID"] = request_id
-        log.info("request", request_id=request_id, method=request.method, path=request.url.path,
-                 status=response.status_code, ms=round((time.perf_counter() - started) * 1000, 1))
-        return response
+            log.info("request", request_id=request_id, method=scope["method"], path=scope["path"], status=status,
+                     ms=round((time.perf_counter() - started) * 1000, 1))
