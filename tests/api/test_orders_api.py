@@ -185,3 +185,11 @@ def test_injection_strings_are_stored_verbatim_and_harm_nothing(
 def test_healthz_and_openapi_are_public(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     assert "/api/v1/orders" in client.get("/openapi.json").json()["paths"]
+
+
+def test_every_response_carries_a_request_id(client: TestClient, auth_headers: Callable[[str], dict[str, str]]) -> None:
+    given = client.get("/healthz", headers={"X-Request-ID": "trace-42"})
+    assert given.headers["X-Request-ID"] == "trace-42"
+    made = client.get("/api/v1/orders/NOPE_20260101_000000", headers=auth_headers("viewer"))
+    assert made.status_code == 404
+    assert len(made.headers["X-Request-ID"]) == 16
