@@ -12,16 +12,10 @@ from sqlalchemy.orm import Session
 from orderhub.channels.errors import DeadLetterClosed, DeadLetterNotFound, DiscardReasonRequired
 from orderhub.channels.ingest import DEAD_LETTERED, Incoming, Outcome, ingest_batch, shop_ref
 from orderhub.channels.mapping import load_json
-from orderhub.channels.model import DeadLetter, DeadLetterAction, Shop
+from orderhub.channels.model import DISCARDED, OPEN, REPLAYED, DeadLetter, DeadLetterAction, Shop
 from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork
 from orderhub.orders.service import OrderPolicy
-
-OPEN = "open"
-REPLAYED = "replayed"
-DISCARDED = "discarded"
-# Pushes whose signature failed: kept for audit, never replayable (nobody vouches for them).
-REJECTED = "rejected"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -40,11 +40,8 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from openpyxl.utils.exceptions import InvalidFileException
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
 from orderhub.channels import service as channels
-from orderhub.channels.deadletters import OPEN
 from orderhub.channels.ingest import (
     DEAD_LETTERED,
     Incoming,
@@ -56,7 +53,7 @@ from orderhub.channels.ingest import (
     shop_ref,
 )
 from orderhub.channels.mapping import ChannelMapping, available_channels, dig, load_json, load_mapping
-from orderhub.channels.model import Channel, DeadLetter
+from orderhub.channels.model import Channel
 from orderhub.core.actor import Actor
 from orderhub.core.errors import InvalidInput
 from orderhub.orders.intake import IntakeResult, ShopRef, refresh_statistics
@@ -392,7 +389,6 @@ class _BatchWriter:
                 refresh_statistics(uow.session)
             outcomes = ingest_batch(uow.session, shop=self.ref, items=items, policy=self.runtime.policy,
                                     actor=self.actor, at=uow.now(), readings=readings)
-            outcomes = _keep_first_dead_letters(uow.session, self.ref, items, outcomes)
             uow.commit()
         return outcomes
 
@@ -413,44 +409,6 @@ class _BatchWriter:
                 )
             else:
                 self.report.counts[outcome.result] += 1
-
-
-def _keep_first_dead_letters(
-    session: Session, ref: ShopRef, items: Sequence[Incoming], outcomes: list[Outcome]
-) -> list[Outcome]:
-    """A payload already waiting as an open dead letter is not stored again (re-running a file).
-
-    Ingestion writes a letter for every failure; the repeats are removed in the same transaction and
-    the outcome points at the first letter, so a re-run creates nothing twice.
-    """
-    failed = [i for i, outcome in enumerate(outcomes) if outcome.result == DEAD_LETTERED and outcome.dead_letter_id]
-    if not failed:
-        return outcomes
-    raws = {items[i].raw for i in failed}
-    letters = session.execute(
-        select(DeadLetter.id, DeadLetter.raw_body)
-        .where(
-            DeadLetter.channel == ref.channel,
-            DeadLetter.shop_id == ref.id,
-            DeadLetter.source == SOURCE,
-            DeadLetter.status == OPEN,
-            DeadLetter.raw_body.in_(raws),
-        )
-        .order_by(DeadLetter.id)
-    )
-    first: dict[str, int] = {}
-    for letter_id, raw in letters:
-        first.setdefault(raw, letter_id)
-    repeats = []
-    kept = list(outcomes)
-    for i in failed:
-        earliest = first[items[i].raw]
-        if earliest != outcomes[i].dead_letter_id:
-            repeats.append(outcomes[i].dead_letter_id)
-            kept[i] = replace(outcomes[i], dead_letter_id=earliest)
-    if repeats:
-        session.execute(delete(DeadLetter).where(DeadLetter.id.in_(repeats)))
-    return kept
 
 
 class _ErrorLog:

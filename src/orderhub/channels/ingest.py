@@ -15,12 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orderhub.channels.mapping import ChannelMappingError, load_json, load_mapping
-from orderhub.channels.model import DeadLetter, Shop
+from orderhub.channels.model import OPEN, DeadLetter, Shop
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork
+from orderhub.core.db import UnitOfWork, one_of
 from orderhub.orders.draft import OrderDraft
 from orderhub.orders.intake import IntakeResult, ShopRef, accept_channel_drafts
 from orderhub.orders.service import OrderPolicy
@@ -137,14 +138,25 @@ def ingest_batch(
         else:
             outcomes.append(Outcome(intake.result.value, key, intake.order_no, reason=intake.reason))
     if write_dead_letters and failures:
-        letters = [
-            (index, _dead_letter(session, shop, items[index], at, code, reason, key))
-            for index, code, reason, key in failures
-        ]
+        letters = _open_letters(session, shop, {items[index].raw for index, *_ in failures})
+        for index, code, reason, key in failures:
+            if items[index].raw not in letters:
+                letters[items[index].raw] = _dead_letter(session, shop, items[index], at, code, reason, key)
         session.flush()
-        for index, letter in letters:
-            outcomes[index] = replace(outcomes[index], dead_letter_id=letter.id)
+        for index, *_ in failures:
+            outcomes[index] = replace(outcomes[index], dead_letter_id=letters[items[index].raw].id)
     return outcomes
+
+
+def _open_letters(session: Session, shop: ShopRef, raws: set[str]) -> dict[str, DeadLetter]:
+    """The shop's open dead letters holding these bodies: a payload seen again (an overlapping pull
+    window, a re-sent push, a file imported twice) points at its first letter instead of a new one."""
+    letters = session.scalars(
+        select(DeadLetter)
+        .where(DeadLetter.shop_id == shop.id, DeadLetter.status == OPEN, one_of(session, DeadLetter.raw_body, raws))
+        .order_by(DeadLetter.id.desc())
+    )
+    return {letter.raw_body: letter for letter in letters}
 
 
 def ingest(

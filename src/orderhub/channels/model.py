@@ -75,6 +75,14 @@ class PullCursor(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
 
 
+# Dead-letter statuses. A letter is open until replayed or discarded; pushes whose signature failed
+# are rejected: kept for audit, never replayable (nobody vouches for them).
+OPEN = "open"
+REPLAYED = "replayed"
+DISCARDED = "discarded"
+REJECTED = "rejected"
+
+
 class DeadLetter(Base):
     """A payload that could not become an order, kept with its reason until replayed or discarded."""
 
@@ -92,7 +100,7 @@ class DeadLetter(Base):
     # The last body a person corrected and replayed (the re-map); replays start from it.
     corrected_body: Mapped[str | None] = mapped_column(Text, default=None)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open, replayed, discarded
+    status: Mapped[str] = mapped_column(String(16), default=OPEN)
     order_no: Mapped[str | None] = mapped_column(String(32), default=None)
     attempts: Mapped[int] = mapped_column(default=0)
 

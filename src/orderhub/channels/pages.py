@@ -22,10 +22,10 @@ from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.channels import deadletters
 from orderhub.channels import service as channels
-from orderhub.channels.deadletters import DISCARDED, OPEN, REJECTED, REPLAYED, DeadLetterFilters
+from orderhub.channels.deadletters import DeadLetterFilters
 from orderhub.channels.errors import DeadLetterNotFound
 from orderhub.channels.health import shop_health
-from orderhub.channels.model import Channel
+from orderhub.channels.model import DISCARDED, OPEN, REJECTED, REPLAYED, Channel
 from orderhub.core.errors import InvalidInput
 from orderhub.runtime import Runtime
 from orderhub.web.htmx import is_htmx, render

@@ -16,15 +16,13 @@ from sqlalchemy.orm import Session
 from orderhub.channels import service as shops
 from orderhub.channels.errors import PushRejected, ShopNotConnected
 from orderhub.channels.ingest import DEAD_LETTERED, Incoming, ingest_batch, raw_text, shop_ref
-from orderhub.channels.model import ChannelCall, DeadLetter, InboundMessage, Shop
+from orderhub.channels.model import REJECTED, ChannelCall, DeadLetter, InboundMessage, Shop
 from orderhub.channels.platforms.base import InvalidSignature, MalformedPush, PushItem, parse_push
 from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts
 from orderhub.core.errors import OrderHubError
 from orderhub.core.secrets import SecretBox
 from orderhub.orders.service import OrderPolicy
-
-REJECTED = "rejected"  # dead-letter status of unsigned pushes: audit only, never replayable
 
 
 @dataclass

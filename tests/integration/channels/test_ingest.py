@@ -270,6 +270,26 @@ def test_unreadable_payloads_become_dead_letters_without_failing_their_batch(
     assert count(runtime, Order) == 2
 
 
+def test_a_payload_seen_again_points_at_its_open_dead_letter_instead_of_a_new_one(
+    runtime: Runtime, shops: dict[str, Any]
+) -> None:
+    bad = json.dumps(trade(tid=9, status="SOMETHING_NEW"))
+    first = ingest(runtime.uow(), shop=shops["tb"], items=[Incoming(raw=bad, source="pull")],
+                   policy=runtime.policy, actor=PLATFORM)
+    # The next pull's window overlaps, a push re-sends it, and it comes twice within one batch.
+    again = ingest(runtime.uow(), shop=shops["tb"], items=[Incoming(raw=bad, source="pull"),
+                   Incoming(raw=bad, source="push")], policy=runtime.policy, actor=PLATFORM)
+    assert count(runtime, DeadLetter) == 1
+    assert {o.dead_letter_id for o in [*first, *again]} == {first[0].dead_letter_id}
+    with runtime.uow() as uow:
+        uow.session.get(DeadLetter, first[0].dead_letter_id).status = "discarded"
+        uow.commit()
+    # Once its letter is closed, a new arrival is a new problem and gets a letter of its own.
+    later = ingest(runtime.uow(), shop=shops["tb"], items=[Incoming(raw=bad, source="pull")],
+                   policy=runtime.policy, actor=PLATFORM)
+    assert count(runtime, DeadLetter) == 2 and later[0].dead_letter_id != first[0].dead_letter_id
+
+
 def test_an_unknown_sku_holds_the_order_until_it_is_mapped(runtime: Runtime, shops: dict[str, Any]) -> None:
     unknown = trade()
     unknown["orders"]["order"][0]["outer_sku_id"] = "OLD-CODE-9"
