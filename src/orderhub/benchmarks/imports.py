@@ -109,8 +109,8 @@ def raw_insert_rate(runtime: Runtime, path: Path, *, channel: str, count: int, c
             f"ALTER TABLE {RAW_TABLES[0]} ALTER COLUMN id SET DEFAULT nextval('{RAW_TABLES[0]}_id_seq')"
         ))
     tables = MetaData()
-    raw_order = Table(RAW_TABLES[0], tables, *[column.copy() for column in Order.__table__.columns])
-    raw_line = Table(RAW_TABLES[1], tables, *[column.copy() for column in OrderLine.__table__.columns])
+    raw_order = Table(RAW_TABLES[0], tables, autoload_with=runtime.engine)
+    raw_line = Table(RAW_TABLES[1], tables, autoload_with=runtime.engine)
     spent = 0.0
     inserted = 0
     try:
