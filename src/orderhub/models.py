@@ -1,12 +1,20 @@
 """Every domain's tables, imported once so Alembic and the tests see the whole schema."""
 
 from orderhub.auth.model import ApiToken, ConsoleSession, User
-from orderhub.catalog.model import PlatformSkuMapping, Sku
+from orderhub.catalog.model import PlatformSkuMapping, Sku, SkuComponent
 from orderhub.channels.model import ChannelCall, DeadLetter, DeadLetterAction, InboundMessage, PullCursor, Shop
 from orderhub.core.db import Base
 from orderhub.core.jobs import JobLease
 from orderhub.core.outbox import OutboxEvent
-from orderhub.inventory.model import Warehouse
+from orderhub.inventory.model import (
+    LedgerEntry,
+    Reservation,
+    SkuStock,
+    StockOperation,
+    Transfer,
+    Warehouse,
+    WarehouseStock,
+)
 from orderhub.orders.model import Order, OrderEvent, OrderLine
 
 metadata = Base.metadata
@@ -19,15 +27,22 @@ __all__ = [
     "DeadLetterAction",
     "InboundMessage",
     "JobLease",
+    "LedgerEntry",
     "Order",
     "OrderEvent",
     "OrderLine",
     "OutboxEvent",
     "PlatformSkuMapping",
     "PullCursor",
+    "Reservation",
     "Shop",
     "Sku",
+    "SkuComponent",
+    "SkuStock",
+    "StockOperation",
+    "Transfer",
     "User",
     "Warehouse",
+    "WarehouseStock",
     "metadata",
 ]

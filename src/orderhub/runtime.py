@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +39,7 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock, engine: En
         rules=load_rules(settings.rules_file),
         approval_threshold_fen=settings.approval_threshold_fen,
         timezone=settings.zone,
+        reservation_ttl=timedelta(minutes=settings.reservation_ttl_minutes),
     )
     return Runtime(
         settings=settings,

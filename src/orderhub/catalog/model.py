@@ -1,10 +1,10 @@
-"""SKUs: what the merchant sells, as its own codes (商家编码)."""
+"""SKUs: what the merchant sells, as its own codes (商家编码), and the kits/bundles (组合装) made of them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orderhub.core.db import Base, BigId, UTCDateTime
@@ -21,7 +21,21 @@ class Sku(Base):
     cost_price_fen: Mapped[int] = mapped_column(default=0)
     list_price_fen: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
+    # A bundle holds no stock of its own: selling one reserves and ships its components.
+    is_bundle: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SkuComponent(Base):
+    """One component of a bundle: selling one bundle consumes `qty` of `component`."""
+
+    __tablename__ = "sku_component"
+    __table_args__ = (UniqueConstraint("bundle_id", "component_id"), CheckConstraint("qty > 0", name="qty_positive"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    component_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
+    qty: Mapped[int]
 
 
 class PlatformSkuMapping(Base):

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orderhub.catalog.errors import DuplicateSku, UnknownSku
-from orderhub.catalog.model import PlatformSkuMapping, Sku
+from orderhub.catalog.errors import DuplicateSku, InvalidBundle, SkuNotFound, UnknownSku
+from orderhub.catalog.model import PlatformSkuMapping, Sku, SkuComponent
 from orderhub.core.db import UnitOfWork
+
+
+@dataclass(frozen=True)
+class StockUnit:
+    """What one unit of a sold SKU takes from stock: `qty` of the stock SKU `code` (id `sku_id`)."""
+
+    sku_id: int
+    code: str
+    qty: int
 
 
 def create_sku(
@@ -21,10 +33,14 @@ def create_sku(
     weight_g: int = 0,
     cost_price_fen: int = 0,
     list_price_fen: int = 0,
+    components: Sequence[tuple[str, int]] = (),
 ) -> Sku:
+    """Create a SKU; with `components` (code, qty per bundle) it is a bundle (组合装) holding no stock."""
     with uow:
-        if uow.session.scalar(select(Sku.id).where(Sku.code == code)) is not None:
+        session = uow.session
+        if session.scalar(select(Sku.id).where(Sku.code == code)) is not None:
             raise DuplicateSku(f"SKU {code} already exists / 商品编码 {code} 已存在")
+        parts = _check_components(session, code, components)
         sku = Sku(
             code=code,
             title=title,
@@ -32,11 +48,96 @@ def create_sku(
             weight_g=weight_g,
             cost_price_fen=cost_price_fen,
             list_price_fen=list_price_fen,
+            is_bundle=bool(parts),
             created_at=uow.now(),
         )
-        uow.session.add(sku)
+        session.add(sku)
+        session.flush()
+        session.add_all(SkuComponent(bundle_id=sku.id, component_id=part.id, qty=qty) for part, qty in parts)
         uow.commit()
         return sku
+
+
+def _check_components(session: Session, code: str, components: Sequence[tuple[str, int]]) -> list[tuple[Sku, int]]:
+    """Every problem of a bundle's component list at once, or the components as SKUs."""
+    problems: list[dict[str, Any]] = []
+    known = skus_by_code(session, (part for part, _ in components))
+    repeated = {part for part, seen in Counter(part for part, _ in components).items() if seen > 1}
+    for index, (part, qty) in enumerate(components):
+        sku = known.get(part)
+        rules = [
+            ("bundle.self", part == code, f"套装不能包含自身 {part}", f"a bundle cannot contain itself ({part})"),
+            ("bundle.unknown_component", sku is None and part != code, f"组件 {part} 不存在",
+             f"unknown component SKU {part!r}"),
+            ("bundle.nested", sku is not None and sku.is_bundle, f"组件 {part} 本身是套装",
+             f"component {part} is itself a bundle"),
+            ("bundle.repeated", part in repeated, f"组件 {part} 重复", f"component {part} is listed twice"),
+            ("bundle.qty", isinstance(qty, bool) or not isinstance(qty, int) or qty <= 0, "组件数量须为正整数",
+             "component quantity must be a positive integer"),
+        ]
+        problems += [
+            {"field": f"components[{index}]", "rule": rule, "message": zh, "messages": {"zh-CN": zh, "en": en}}
+            for rule, broken, zh, en in rules
+            if broken
+        ]
+    if problems:
+        raise InvalidBundle(
+            f"the bundle has {len(problems)} error(s) / 套装有 {len(problems)} 处错误", details=problems
+        )
+    return [(known[part], qty) for part, qty in components]
+
+
+def get_sku(session: Session, code: str) -> Sku:
+    sku = session.scalar(select(Sku).where(Sku.code == code))
+    if sku is None:
+        raise SkuNotFound(code)
+    return sku
+
+
+def bundle_components(session: Session, bundle_ids: Collection[int]) -> dict[int, list[tuple[str, int]]]:
+    """For each bundle id, its (component code, qty) list in code order."""
+    if not bundle_ids:
+        return {}
+    rows = session.execute(
+        select(SkuComponent.bundle_id, Sku.code, SkuComponent.qty)
+        .join(Sku, Sku.id == SkuComponent.component_id)
+        .where(SkuComponent.bundle_id.in_(bundle_ids))
+        .order_by(SkuComponent.bundle_id, Sku.code)
+    )
+    found: dict[int, list[tuple[str, int]]] = {}
+    for bundle_id, code, qty in rows:
+        found.setdefault(bundle_id, []).append((code, qty))
+    return found
+
+
+def stock_units(session: Session, codes: Iterable[str]) -> dict[str, list[StockUnit]]:
+    """For each active SKU among `codes`, what one unit takes from stock: itself, or a bundle's components.
+
+    Unknown and inactive codes are absent. One query, and a second only when a bundle is among them.
+    """
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Sku.id, Sku.code, Sku.is_bundle).where(Sku.code.in_(wanted), Sku.active.is_(True))
+    ).all()
+    units = {code: [StockUnit(sku_id, code, 1)] for sku_id, code, is_bundle in rows if not is_bundle}
+    bundles = {sku_id: code for sku_id, code, is_bundle in rows if is_bundle}
+    if bundles:
+        parts = session.execute(
+            select(SkuComponent.bundle_id, Sku.id, Sku.code, SkuComponent.qty)
+            .join(Sku, Sku.id == SkuComponent.component_id)
+            .where(SkuComponent.bundle_id.in_(bundles))
+            .order_by(Sku.id)
+        )
+        for bundle_id, sku_id, code, qty in parts:
+            units.setdefault(bundles[bundle_id], []).append(StockUnit(sku_id, code, qty))
+    return units
+
+
+def components(session: Session, sku_codes: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+    """For each known SKU, the (stock SKU code, qty) one unit consumes: a bundle's components, else [(sku, 1)]."""
+    return {code: [(unit.code, unit.qty) for unit in units] for code, units in stock_units(session, sku_codes).items()}
 
 
 def skus_by_code(session: Session, codes: Iterable[str]) -> dict[str, Sku]:

@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///orderhub.db"
     timezone: str = "Asia/Shanghai"
     rules_file: Path | None = None
+    # An unpaid order holds its stock this long; then the worker gives it back to sale.
+    reservation_ttl_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
     # Orders paying more than this (fen) need an ops supervisor's approval before `approved`.
     approval_threshold_fen: int = Field(default=500_000, ge=0)
     session_hours: int = Field(default=12, ge=1, le=24 * 30)

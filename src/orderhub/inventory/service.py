@@ -1,22 +1,86 @@
-"""Inventory use cases."""
+"""Stock use cases: warehouses, receipts, adjustments, counts, transfers, safety stock, reservations.
+
+Balances only change together with a ledger row, in the caller's transaction. Rows are locked in
+one order everywhere — `sku_stock` by SKU id, then `warehouse_stock` by (SKU id, warehouse id) —
+so concurrent transactions queue instead of deadlocking; on SQLite, `BEGIN IMMEDIATE` serialises
+writers anyway. The CHECK constraints (`on_hand >= reserved`) are the last line against overselling.
+
+The ledger's arithmetic: a warehouse's balances are the sums of its rows; a SKU's `on_hand` and
+`in_transit` are the sums of all its rows, its `reserved` the sum of its central (warehouse-less)
+rows. Reserving an order takes central stock; routing then assigns it to warehouses.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from orderhub.core.db import UnitOfWork
-from orderhub.inventory.errors import DuplicateWarehouse
-from orderhub.inventory.model import Warehouse, WarehouseKind
+from orderhub.catalog import service as catalog
+from orderhub.catalog.errors import SkuNotFound, UnknownSku
+from orderhub.catalog.model import Sku
+from orderhub.core.actor import Actor
+from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts, one_of
+from orderhub.core.outbox import add_event
+from orderhub.inventory.errors import (
+    BundleHoldsNoStock,
+    DuplicateWarehouse,
+    IdempotencyKeyMissing,
+    IdempotencyKeyReused,
+    InsufficientStock,
+    InvalidQuantity,
+    ReasonRequired,
+    SameWarehouse,
+    Shortage,
+    StockBelowReserved,
+    TransferNotFound,
+    UnknownWarehouse,
+)
+from orderhub.inventory.model import (
+    LedgerEntry,
+    MovementKind,
+    Reservation,
+    ReservationState,
+    SkuStock,
+    StockOperation,
+    Transfer,
+    TransferState,
+    Warehouse,
+    WarehouseKind,
+    WarehouseStock,
+)
+
+ACTIVE, SHORT = ReservationState.ACTIVE.value, ReservationState.SHORT.value
+
+
+# ---------------------------------------------------------------------------------------------
+# Warehouses
+# ---------------------------------------------------------------------------------------------
 
 
 def create_warehouse(
-    uow: UnitOfWork, *, code: str, name: str, kind: WarehouseKind, province: str, city: str
+    uow: UnitOfWork,
+    *,
+    code: str,
+    name: str,
+    kind: WarehouseKind,
+    province: str,
+    city: str,
+    regions: Sequence[str] = (),
+    owner: str = "",
 ) -> Warehouse:
+    """A warehouse; `regions` are the provinces it ships to (none: nationwide)."""
     with uow:
         if uow.session.scalar(select(Warehouse.id).where(Warehouse.code == code)) is not None:
             raise DuplicateWarehouse(f"warehouse {code} already exists / 仓库 {code} 已存在")
-        warehouse = Warehouse(code=code, name=name, kind=kind.value, province=province, city=city, created_at=uow.now())
+        warehouse = Warehouse(code=code, name=name, kind=kind.value, province=province, city=city,
+                              regions=list(regions), owner=owner, created_at=uow.now())
         uow.session.add(warehouse)
         uow.commit()
         return warehouse
@@ -24,3 +88,793 @@ def create_warehouse(
 
 def list_warehouses(session: Session) -> list[Warehouse]:
     return list(session.scalars(select(Warehouse).order_by(Warehouse.code)))
+
+
+def _warehouse(session: Session, code: str) -> Warehouse:
+    found = session.scalar(select(Warehouse).where(Warehouse.code == code))
+    if found is None:
+        raise UnknownWarehouse(code)
+    return found
+
+
+def _stock_sku(session: Session, code: str) -> Sku:
+    """A SKU that holds stock itself: known, and not a bundle."""
+    sku = catalog.skus_by_code(session, [code]).get(code)
+    if sku is None:
+        raise UnknownSku(
+            f"unknown SKU {code} / 商品编码 {code} 不存在",
+            details=[{"field": "sku", "rule": "sku.unknown", "message": f"商品编码 {code} 不存在"}],
+        )
+    if sku.is_bundle:
+        raise BundleHoldsNoStock(code)
+    return sku
+
+
+# ---------------------------------------------------------------------------------------------
+# Locking and the ledger
+# ---------------------------------------------------------------------------------------------
+
+
+def _lock_skus(session: Session, sku_ids: Collection[int], *, create: bool = False) -> dict[int, SkuStock]:
+    """The SKUs' stock rows, locked in id order; with `create`, missing rows are made first."""
+    if not sku_ids:
+        return {}
+    if create:
+        session.execute(insert_ignoring_conflicts(session, SkuStock.__table__),
+                        [{"sku_id": sku_id, "on_hand": 0, "reserved": 0, "in_transit": 0, "safety": 0,
+                          "warehouse_safety": 0, "low": False} for sku_id in sorted(sku_ids)])
+    query = (select(SkuStock).where(one_of(session, SkuStock.sku_id, list(sku_ids))).order_by(SkuStock.sku_id)
+             .with_for_update().execution_options(populate_existing=True))
+    return {row.sku_id: row for row in session.scalars(query)}
+
+
+def _lock_places(
+    session: Session, pairs: Collection[tuple[int, int]], *, create: bool = False
+) -> dict[tuple[int, int], WarehouseStock]:
+    """(SKU id, warehouse id) stock rows, locked in that order; call after `_lock_skus` of the same SKUs."""
+    if not pairs:
+        return {}
+    if create:
+        session.execute(insert_ignoring_conflicts(session, WarehouseStock.__table__),
+                        [{"sku_id": sku_id, "warehouse_id": warehouse_id, "on_hand": 0, "reserved": 0,
+                          "in_transit": 0, "safety": 0} for sku_id, warehouse_id in sorted(pairs)])
+    sku_ids = sorted({sku_id for sku_id, _ in pairs})
+    query = (select(WarehouseStock).where(one_of(session, WarehouseStock.sku_id, sku_ids))
+             .order_by(WarehouseStock.sku_id, WarehouseStock.warehouse_id)
+             .with_for_update().execution_options(populate_existing=True))
+    return {(row.sku_id, row.warehouse_id): row for row in session.scalars(query) if (row.sku_id, row.warehouse_id)
+            in pairs}
+
+
+@dataclass
+class _Movement:
+    """Ledger rows of one business change, written together."""
+
+    actor: Actor
+    at: datetime
+    reason: str = ""
+    reference: str = ""
+    operation_id: int | None = None
+    rows: list[LedgerEntry] = field(default_factory=list)
+
+    def add(self, kind: MovementKind, sku_id: int, warehouse_id: int | None = None, *, on_hand: int = 0,
+            reserved: int = 0, in_transit: int = 0, reference: str | None = None) -> None:
+        self.rows.append(LedgerEntry(
+            sku_id=sku_id, warehouse_id=warehouse_id, kind=kind.value, on_hand_delta=on_hand, reserved_delta=reserved,
+            in_transit_delta=in_transit, reason=self.reason[:200], reference=(reference or self.reference)[:64],
+            actor=self.actor.name[:64], operation_id=self.operation_id, created_at=self.at,
+        ))
+
+
+def _sellable(row: SkuStock) -> int:
+    """What channels may sell: on hand − reserved − safety stock (of the SKU and of its warehouses)."""
+    return max(0, row.on_hand - row.reserved - row.safety - row.warehouse_safety)
+
+
+def _changed(session: Session, rows: Iterable[SkuStock], codes: dict[int, str], at: datetime) -> None:
+    """Mark the SKUs for the channel stock sync; raise the low-stock event when one crosses its safety stock."""
+    for row in rows:
+        row.changed_at = at
+        sellable = _sellable(row)
+        if sellable <= 0 and not row.low:
+            row.low = True
+            add_event(session, topic="inventory.low_stock", key=codes[row.sku_id], at=at, payload={
+                "sku": codes[row.sku_id], "on_hand": row.on_hand, "reserved": row.reserved,
+                "safety": row.safety + row.warehouse_safety, "available": sellable,
+            })
+        elif sellable > 0 and row.low:
+            row.low = False
+            add_event(session, topic="inventory.back_in_stock", key=codes[row.sku_id], at=at,
+                      payload={"sku": codes[row.sku_id], "available": sellable})
+
+
+# ---------------------------------------------------------------------------------------------
+# Stock movements requested by people and systems: each under an idempotency key
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """A movement's outcome: the warehouse's balances after it. `replayed`: the key was seen before."""
+
+    sku: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+    in_transit: int
+    safety: int
+    available: int
+    transfer_id: int | None = None
+    replayed: bool = False
+
+    @classmethod
+    def of(cls, sku: str, warehouse: str, row: WarehouseStock, transfer_id: int | None = None) -> StockChange:
+        return cls(sku, warehouse, row.on_hand, row.reserved, row.in_transit, row.safety,
+                   max(0, row.on_hand - row.reserved - row.safety), transfer_id)
+
+
+def _whole(name: str, value: object, *, allow_negative: bool = False, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidQuantity(name, value, allow_negative=allow_negative)
+    if (value < 0 and not allow_negative) or (value == 0 and not allow_zero):
+        raise InvalidQuantity(name, value, allow_negative=allow_negative)
+    return value
+
+
+def _reason(reason: str) -> str:
+    if not reason or not reason.strip():
+        raise ReasonRequired()
+    return reason.strip()
+
+
+def _start(session: Session, *, key: str, kind: MovementKind, request: dict[str, Any], actor: Actor,
+           at: datetime) -> tuple[StockOperation, StockChange | None]:
+    """Claim the idempotency key; a key seen before returns what its first request did."""
+    key = (key or "").strip()
+    if not key or len(key) > 100:
+        raise IdempotencyKeyMissing()
+    fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    claimed = session.scalar(
+        insert_ignoring_conflicts(session, StockOperation.__table__).values(
+            idempotency_key=key, kind=kind.value, fingerprint=fingerprint, result={}, actor=actor.name[:64],
+            created_at=at,
+        ).returning(StockOperation.id)
+    ) is not None
+    operation = session.scalars(
+        select(StockOperation).where(StockOperation.idempotency_key == key).execution_options(populate_existing=True)
+    ).one()
+    if claimed:
+        return operation, None
+    if operation.fingerprint != fingerprint:
+        raise IdempotencyKeyReused(key)
+    return operation, StockChange(**{**operation.result, "replayed": True})
+
+
+def _on_hand_change(
+    uow: UnitOfWork, *, kind: MovementKind, sku: str, warehouse: str, delta: int | None, counted: int | None = None,
+    reason: str, idempotency_key: str, actor: Actor, reference: str = "",
+) -> StockChange:
+    """Receipts, returns, adjustments and counts: on hand at one warehouse changes, nothing else."""
+    with uow:
+        session, at = uow.session, uow.now()
+        request = {"sku": sku, "warehouse": warehouse, "delta": delta, "counted": counted, "reason": reason,
+                   "reference": reference}
+        operation, seen = _start(session, key=idempotency_key, kind=kind, request=request, actor=actor, at=at)
+        if seen is not None:
+            return seen
+        item, place = _stock_sku(session, sku), _warehouse(session, warehouse)
+        totals = _lock_skus(session, [item.id], create=True)[item.id]
+        here = _lock_places(session, {(item.id, place.id)}, create=True)[(item.id, place.id)]
+        change = counted - here.on_hand if counted is not None else delta
+        assert change is not None
+        if here.on_hand + change < here.reserved:
+            raise StockBelowReserved(sku=sku, warehouse=warehouse, on_hand=here.on_hand, reserved=here.reserved,
+                                     change=change)
+        if totals.on_hand + change < totals.reserved:
+            raise StockBelowReserved(sku=sku, warehouse="*", on_hand=totals.on_hand, reserved=totals.reserved,
+                                     change=change)
+        here.on_hand += change
+        totals.on_hand += change
+        movement = _Movement(actor, at, reason, reference, operation.id)
+        movement.add(kind, item.id, place.id, on_hand=change)
+        session.add_all(movement.rows)
+        _changed(session, [totals], {item.id: sku}, at)
+        result = StockChange.of(sku, warehouse, here)
+        operation.result = asdict(result)
+        uow.commit()
+        return result
+
+
+def receive(uow: UnitOfWork, *, sku: str, warehouse: str, qty: int, idempotency_key: str, actor: Actor,
+            reason: str = "采购入库", reference: str = "") -> StockChange:
+    """Goods arrived at a warehouse (a purchase, a production run)."""
+    return _on_hand_change(uow, kind=MovementKind.RECEIPT, sku=sku, warehouse=warehouse, delta=_whole("qty", qty),
+                           reason=_reason(reason), idempotency_key=idempotency_key, actor=actor, reference=reference)
+
+
+def restock_return(uow: UnitOfWork, *, sku: str, warehouse: str, qty: int, order_no: str, idempotency_key: str,
+                   actor: Actor, reason: str = "退货入库") -> StockChange:
+    """A customer's return received back into a warehouse."""
+    return _on_hand_change(uow, kind=MovementKind.RETURN, sku=sku, warehouse=warehouse, delta=_whole("qty", qty),
+                           reason=_reason(reason), idempotency_key=idempotency_key, actor=actor, reference=order_no)
+
+
+def adjust(uow: UnitOfWork, *, sku: str, warehouse: str, delta: int, reason: str, idempotency_key: str,
+           actor: Actor, reference: str = "") -> StockChange:
+    """A correction of on hand (damage, found goods); never below zero or below what is reserved there."""
+    return _on_hand_change(uow, kind=MovementKind.ADJUST, sku=sku, warehouse=warehouse,
+                           delta=_whole("delta", delta, allow_negative=True), reason=_reason(reason),
+                           idempotency_key=idempotency_key, actor=actor, reference=reference)
+
+
+def count(uow: UnitOfWork, *, sku: str, warehouse: str, counted: int, reason: str, idempotency_key: str,
+          actor: Actor) -> StockChange:
+    """A stock count (盘点): on hand becomes what was counted; the difference is the ledger row."""
+    return _on_hand_change(uow, kind=MovementKind.COUNT, sku=sku, warehouse=warehouse, delta=None,
+                           counted=_whole("counted", counted, allow_zero=True), reason=_reason(reason),
+                           idempotency_key=idempotency_key, actor=actor)
+
+
+def transfer(uow: UnitOfWork, *, sku: str, from_warehouse: str, to_warehouse: str, qty: int, reason: str,
+             idempotency_key: str, actor: Actor) -> StockChange:
+    """Send stock to another warehouse: off the source now, in transit at the destination until it arrives."""
+    qty, reason = _whole("qty", qty), _reason(reason)
+    if from_warehouse == to_warehouse:
+        raise SameWarehouse()
+    with uow:
+        session, at = uow.session, uow.now()
+        request = {"sku": sku, "from": from_warehouse, "to": to_warehouse, "qty": qty, "reason": reason}
+        operation, seen = _start(session, key=idempotency_key, kind=MovementKind.TRANSFER_OUT, request=request,
+                                 actor=actor, at=at)
+        if seen is not None:
+            return seen
+        item = _stock_sku(session, sku)
+        source, target = _warehouse(session, from_warehouse), _warehouse(session, to_warehouse)
+        totals = _lock_skus(session, [item.id], create=True)[item.id]
+        places = _lock_places(session, {(item.id, source.id), (item.id, target.id)}, create=True)
+        there, here = places[(item.id, source.id)], places[(item.id, target.id)]
+        if there.on_hand - qty < there.reserved:
+            raise StockBelowReserved(sku=sku, warehouse=from_warehouse, on_hand=there.on_hand,
+                                     reserved=there.reserved, change=-qty)
+        if totals.on_hand - qty < totals.reserved:
+            raise StockBelowReserved(sku=sku, warehouse="*", on_hand=totals.on_hand, reserved=totals.reserved,
+                                     change=-qty)
+        moved = Transfer(sku_id=item.id, from_warehouse_id=source.id, to_warehouse_id=target.id, qty=qty,
+                         reason=reason, actor=actor.name[:64], created_at=at)
+        session.add(moved)
+        session.flush()
+        there.on_hand -= qty
+        here.in_transit += qty
+        totals.on_hand -= qty
+        totals.in_transit += qty
+        movement = _Movement(actor, at, reason, f"transfer:{moved.id}", operation.id)
+        movement.add(MovementKind.TRANSFER_OUT, item.id, source.id, on_hand=-qty)
+        movement.add(MovementKind.TRANSFER_OUT, item.id, target.id, in_transit=qty)
+        session.add_all(movement.rows)
+        _changed(session, [totals], {item.id: sku}, at)
+        result = StockChange.of(sku, from_warehouse, there, moved.id)
+        operation.result = asdict(result)
+        uow.commit()
+        return result
+
+
+def receive_transfer(uow: UnitOfWork, *, transfer_id: int, actor: Actor) -> StockChange:
+    """A transfer arrived: in transit becomes on hand at the destination. Receiving it again changes nothing."""
+    with uow:
+        session, at = uow.session, uow.now()
+        moved = session.get(Transfer, transfer_id, with_for_update=True)
+        if moved is None:
+            raise TransferNotFound(transfer_id)
+        sku = session.get(Sku, moved.sku_id)
+        target = session.get(Warehouse, moved.to_warehouse_id)
+        assert sku is not None and target is not None
+        totals = _lock_skus(session, [moved.sku_id])[moved.sku_id]
+        here = _lock_places(session, {(moved.sku_id, target.id)})[(moved.sku_id, target.id)]
+        if moved.state == TransferState.ARRIVED.value:
+            return replace(StockChange.of(sku.code, target.code, here, moved.id), replayed=True)
+        moved.state, moved.arrived_at = TransferState.ARRIVED.value, at
+        here.in_transit -= moved.qty
+        here.on_hand += moved.qty
+        totals.in_transit -= moved.qty
+        totals.on_hand += moved.qty
+        movement = _Movement(actor, at, moved.reason, f"transfer:{moved.id}")
+        movement.add(MovementKind.TRANSFER_IN, moved.sku_id, target.id, on_hand=moved.qty, in_transit=-moved.qty)
+        session.add_all(movement.rows)
+        _changed(session, [totals], {moved.sku_id: sku.code}, at)
+        result = StockChange.of(sku.code, target.code, here, moved.id)
+        uow.commit()
+        return result
+
+
+def set_safety(uow: UnitOfWork, *, sku: str, safety: int, actor: Actor, warehouse: str | None = None) -> None:
+    """Safety stock of the SKU (or of it at one warehouse): kept back from what channels may sell."""
+    safety = _whole("safety", safety, allow_zero=True)
+    with uow:
+        session, at = uow.session, uow.now()
+        item = _stock_sku(session, sku)
+        totals = _lock_skus(session, [item.id], create=True)[item.id]
+        if warehouse is None:
+            totals.safety = safety
+        else:
+            place = _warehouse(session, warehouse)
+            here = _lock_places(session, {(item.id, place.id)}, create=True)[(item.id, place.id)]
+            totals.warehouse_safety += safety - here.safety
+            here.safety = safety
+        _changed(session, [totals], {item.id: sku}, at)
+        add_event(session, topic="inventory.safety_changed", key=sku, at=at,
+                  payload={"sku": sku, "warehouse": warehouse, "safety": safety, "actor": actor.name})
+        uow.commit()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reservations: orders hold central stock from the moment they enter until they ship or end
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What one order asks of stock: its lines as sold (SKU code, qty); bundles are expanded here."""
+
+    order_id: int
+    reference: str  # the order number, written on every ledger row
+    lines: Sequence[tuple[str, int]]
+    expires_at: datetime | None = None  # unpaid orders hold stock only until then
+
+
+def _needs(session: Session, demands: Sequence[Demand]) -> tuple[list[dict[int, int]], dict[int, str]]:
+    """Each demand as stock SKU id → qty, and the codes of those SKUs. Unknown SKUs hold nothing."""
+    units = catalog.stock_units(session, {code for demand in demands for code, _ in demand.lines})
+    needs, codes = [], {}
+    for demand in demands:
+        need: dict[int, int] = {}
+        for code, qty in demand.lines:
+            for unit in units.get(code, ()):
+                need[unit.sku_id] = need.get(unit.sku_id, 0) + unit.qty * qty
+                codes[unit.sku_id] = unit.code
+        needs.append(need)
+    return needs, codes
+
+
+def hold(session: Session, demands: Sequence[Demand], *, at: datetime, actor: Actor) -> dict[int, list[Shortage]]:
+    """Make each order hold its stock, all of it or none, first come first served; shortages per order.
+
+    An order holding nothing yet reserves; one holding stock keeps it with the new expiry (None once
+    paid); one that came in short tries again. Too little stock leaves SHORT reservations that hold
+    nothing (the shortage list shows them; the SKU's low-stock event has told people). Runs in the
+    caller's transaction: a crash before the order commits leaves no reservation behind.
+    """
+    if not demands:
+        return {}
+    live = _live_rows(session, [demand.order_id for demand in demands])
+    fresh = [demand for demand in demands if demand.order_id not in live]
+    needs, codes = _needs(session, fresh)
+    retried = {row.sku_id for rows in live.values() for row in rows if row.state == SHORT}
+    codes |= _codes(session, retried - codes.keys())
+    totals = _lock_skus(session, set(codes))
+    free = {sku_id: row.on_hand - row.reserved for sku_id, row in totals.items()}
+    movement = _Movement(actor, at, "订单预占")
+    outcome: dict[int, list[Shortage]] = {}
+    for demand in demands:
+        if demand.order_id in live:
+            rows = live[demand.order_id]
+            for row in rows:
+                if row.state == ACTIVE and row.expires_at != demand.expires_at:
+                    row.expires_at, row.updated_at = demand.expires_at, at
+            outcome[demand.order_id] = _take(session, rows, free, totals, codes, movement, demand.expires_at, at)
+            continue
+        need = needs[fresh.index(demand)]
+        rows = [Reservation(order_id=demand.order_id, reference=demand.reference[:64], sku_id=sku_id, qty=qty,
+                            state=SHORT, created_at=at, updated_at=at) for sku_id, qty in sorted(need.items())]
+        session.add_all(rows)
+        outcome[demand.order_id] = _take(session, rows, free, totals, codes, movement, demand.expires_at, at)
+    session.add_all(movement.rows)
+    _changed(session, totals.values(), codes, at)
+    return outcome
+
+
+def _take(session: Session, rows: Sequence[Reservation], free: dict[int, int], totals: dict[int, SkuStock],
+          codes: dict[int, str], movement: _Movement, expires_at: datetime | None, at: datetime) -> list[Shortage]:
+    """Turn an order's SHORT rows ACTIVE if every one of them can be had now; else its shortages."""
+    short = [row for row in rows if row.state == SHORT]
+    lacking = [Shortage(codes[row.sku_id], row.qty, max(0, free.get(row.sku_id, 0)))
+               for row in short if free.get(row.sku_id, 0) < row.qty]
+    if lacking:
+        return lacking
+    for row in short:
+        free[row.sku_id] -= row.qty
+        totals[row.sku_id].reserved += row.qty
+        row.state, row.expires_at, row.updated_at = ACTIVE, expires_at, at
+        movement.add(MovementKind.RESERVE, row.sku_id, reserved=row.qty, reference=row.reference)
+    return []
+
+
+def _codes(session: Session, sku_ids: Collection[int]) -> dict[int, str]:
+    if not sku_ids:
+        return {}
+    return dict(session.execute(select(Sku.id, Sku.code).where(one_of(session, Sku.id, list(sku_ids)))).all())
+
+
+def _live_rows(session: Session, order_ids: Collection[int]) -> dict[int, list[Reservation]]:
+    """The orders' ACTIVE and SHORT reservations, locked."""
+    query = (select(Reservation)
+             .where(one_of(session, Reservation.order_id, list(order_ids)), Reservation.state.in_((ACTIVE, SHORT)))
+             .order_by(Reservation.id).with_for_update().execution_options(populate_existing=True))
+    found: dict[int, list[Reservation]] = {}
+    for row in session.scalars(query):
+        found.setdefault(row.order_id, []).append(row)
+    return found
+
+
+def ensure_reserved(session: Session, *, order_id: int, at: datetime, actor: Actor) -> bool:
+    """Whether the order holds all its stock, after trying again for what it came in short of."""
+    rows = _live_rows(session, [order_id]).get(order_id, [])
+    if not any(row.state == SHORT for row in rows):
+        return True
+    codes = _codes(session, {row.sku_id for row in rows})
+    totals = _lock_skus(session, set(codes))
+    free = {sku_id: row.on_hand - row.reserved for sku_id, row in totals.items()}
+    movement = _Movement(actor, at, "订单预占（补占）")
+    lacking = _take(session, rows, free, totals, codes, movement, None, at)
+    session.add_all(movement.rows)
+    _changed(session, totals.values(), codes, at)
+    return not lacking
+
+
+def release_order(session: Session, *, order_id: int, at: datetime, actor: Actor, reason: str) -> int:
+    """The order gives back what it holds (cancelled, refunded before shipping, unpaid too long); units freed."""
+    rows = _live_rows(session, [order_id]).get(order_id, [])
+    active = [row for row in rows if row.state == ACTIVE]
+    codes = _codes(session, {row.sku_id for row in active})
+    totals = _lock_skus(session, set(codes))
+    places = _lock_places(session, {(row.sku_id, row.warehouse_id) for row in active if row.warehouse_id})
+    movement = _Movement(actor, at, reason)
+    for row in active:
+        totals[row.sku_id].reserved -= row.qty
+        movement.add(MovementKind.RELEASE, row.sku_id, reserved=-row.qty, reference=row.reference)
+        if row.warehouse_id is not None:
+            places[(row.sku_id, row.warehouse_id)].reserved -= row.qty
+            movement.add(MovementKind.RELEASE, row.sku_id, row.warehouse_id, reserved=-row.qty,
+                         reference=row.reference)
+    for row in rows:
+        row.state, row.updated_at = ReservationState.RELEASED.value, at
+    session.add_all(movement.rows)
+    _changed(session, totals.values(), codes, at)
+    return sum(row.qty for row in active)
+
+
+def consume_order(session: Session, *, order_id: int, at: datetime, actor: Actor) -> None:
+    """The order shipped: what it holds leaves on hand. Stock not yet assigned to a warehouse ships from
+    those with the most free units; a reservation that was still short is closed, holding nothing."""
+    rows = _live_rows(session, [order_id]).get(order_id, [])
+    active = [row for row in rows if row.state == ACTIVE]
+    codes = _codes(session, {row.sku_id for row in active})
+    totals = _lock_skus(session, set(codes))
+    unassigned = {row.sku_id for row in active if row.warehouse_id is None}
+    warehouse_ids = list(session.scalars(select(Warehouse.id))) if unassigned else []
+    pairs = {(row.sku_id, row.warehouse_id) for row in active if row.warehouse_id is not None}
+    pairs |= {(sku_id, warehouse_id) for sku_id in unassigned for warehouse_id in warehouse_ids}
+    places = _lock_places(session, pairs)
+    movement = _Movement(actor, at, "发货出库")
+    for row in active:
+        totals[row.sku_id].on_hand -= row.qty
+        totals[row.sku_id].reserved -= row.qty
+        movement.add(MovementKind.SHIP, row.sku_id, reserved=-row.qty, reference=row.reference)
+        if row.warehouse_id is not None:
+            place = places[(row.sku_id, row.warehouse_id)]
+            place.on_hand -= row.qty
+            place.reserved -= row.qty
+            movement.add(MovementKind.SHIP, row.sku_id, row.warehouse_id, on_hand=-row.qty, reserved=-row.qty,
+                         reference=row.reference)
+            continue
+        left = row.qty
+        for place in sorted((p for (sku_id, _), p in places.items() if sku_id == row.sku_id),
+                            key=lambda p: (-(p.on_hand - p.reserved), p.warehouse_id)):
+            take = min(left, place.on_hand - place.reserved)
+            if take <= 0:
+                break
+            place.on_hand -= take
+            movement.add(MovementKind.SHIP, row.sku_id, place.warehouse_id, on_hand=-take, reference=row.reference)
+            left -= take
+        if left:
+            raise InsufficientStock([Shortage(codes[row.sku_id], row.qty, row.qty - left)])
+    for row in rows:
+        row.state = (ReservationState.CONSUMED if row.state == ACTIVE else ReservationState.RELEASED).value
+        row.updated_at = at
+    session.add_all(movement.rows)
+    _changed(session, totals.values(), codes, at)
+
+
+def release_expired(uow: UnitOfWork, *, actor: Actor, limit: int = 200) -> int:
+    """Release the stock of unpaid orders whose hold ran out; the number of orders. Workers share the work."""
+    with uow:
+        session, at = uow.session, uow.now()
+        orders = dict(session.execute(
+            select(Reservation.order_id, Reservation.reference)
+            .where(Reservation.state == ACTIVE, Reservation.expires_at <= at)
+            .order_by(Reservation.expires_at).limit(limit).with_for_update(skip_locked=True)
+        ).all())
+        for order_id, reference in orders.items():
+            freed = release_order(session, order_id=order_id, at=at, actor=actor, reason="未付款超时，释放预占")
+            add_event(session, topic="inventory.reservation_expired", key=reference, at=at,
+                      payload={"order_no": reference, "released": freed})
+        uow.commit()
+        return len(orders)
+
+
+# ---------------------------------------------------------------------------------------------
+# Warehouses' share: routing assigns an order's central reservation to the warehouses it ships from
+# ---------------------------------------------------------------------------------------------
+
+
+def warehouse_stock(session: Session, *, sku_codes: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Per stock SKU code, per warehouse code: units free to assign there (on hand − reserved there)."""
+    codes = list(set(sku_codes))
+    if not codes:
+        return {}
+    rows = session.execute(
+        select(Sku.code, Warehouse.code, WarehouseStock.on_hand - WarehouseStock.reserved)
+        .join(Sku, Sku.id == WarehouseStock.sku_id).join(Warehouse, Warehouse.id == WarehouseStock.warehouse_id)
+        .where(one_of(session, Sku.code, codes))
+    )
+    found: dict[str, dict[str, int]] = {}
+    for sku, warehouse, free in rows:
+        found.setdefault(sku, {})[warehouse] = free
+    return found
+
+
+def assign_reservation(session: Session, *, order_id: int, allocations: Iterable[tuple[str, str, int]],
+                       at: datetime, actor: Actor) -> None:
+    """Move the order's central reservation onto warehouses: (stock SKU code, warehouse code, qty).
+
+    Raises InsufficientStock when a warehouse no longer has the units free (another order took them
+    since routing read the stock), or when the order does not hold what it asks to assign.
+    """
+    wanted = [(sku, warehouse, qty) for sku, warehouse, qty in allocations if qty > 0]
+    skus = {code: sku.id for code, sku in catalog.skus_by_code(session, {sku for sku, _, _ in wanted}).items()}
+    sites = {w.code: w.id for w in list_warehouses(session)}
+    for sku, warehouse, _ in wanted:
+        if sku not in skus:
+            raise UnknownSku(f"unknown SKU {sku} / 商品编码 {sku} 不存在")
+        if warehouse not in sites:
+            raise UnknownWarehouse(warehouse)
+    rows = [row for row in _live_rows(session, [order_id]).get(order_id, [])
+            if row.state == ACTIVE and row.warehouse_id is None]
+    held: dict[int, list[Reservation]] = {}
+    for row in rows:
+        held.setdefault(row.sku_id, []).append(row)
+    lacking = [Shortage(sku, qty, sum(r.qty for r in held.get(skus[sku], [])))
+               for sku, qty in _sum_by_sku(wanted).items() if sum(r.qty for r in held.get(skus[sku], [])) < qty]
+    if lacking:
+        raise InsufficientStock(lacking)
+    pairs = {(skus[sku], sites[warehouse]) for sku, warehouse, _ in wanted}
+    places = _lock_places(session, pairs, create=True)
+    movement = _Movement(actor, at, "分仓占用")
+    short = []
+    for sku, warehouse, qty in sorted(wanted):
+        place = places[(skus[sku], sites[warehouse])]
+        if place.on_hand - place.reserved < qty:
+            short.append(Shortage(sku, qty, max(0, place.on_hand - place.reserved), warehouse))
+            continue
+        place.reserved += qty
+        movement.add(MovementKind.ASSIGN, skus[sku], sites[warehouse], reserved=qty, reference=rows[0].reference)
+        _split_off(session, held[skus[sku]], qty, sites[warehouse], at)
+    if short:
+        raise InsufficientStock(short)
+    session.add_all(movement.rows)
+
+
+def _sum_by_sku(allocations: Iterable[tuple[str, str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for sku, _, qty in allocations:
+        total[sku] = total.get(sku, 0) + qty
+    return total
+
+
+def _split_off(session: Session, rows: list[Reservation], qty: int, warehouse_id: int, at: datetime) -> None:
+    """Give `qty` of these central reservation rows to a warehouse, splitting a row where needed."""
+    while qty:
+        row = rows[0]
+        if row.qty <= qty:
+            rows.pop(0)
+            row.warehouse_id, row.updated_at = warehouse_id, at
+            qty -= row.qty
+            continue
+        row.qty -= qty
+        row.updated_at = at
+        session.add(Reservation(order_id=row.order_id, reference=row.reference, sku_id=row.sku_id,
+                                warehouse_id=warehouse_id, qty=qty, state=ACTIVE, expires_at=row.expires_at,
+                                created_at=at, updated_at=at))
+        qty = 0
+
+
+def release_assignment(session: Session, *, order_id: int, at: datetime, actor: Actor) -> None:
+    """The order's warehouse assignments go back to the central pool; the order keeps its reservation."""
+    rows = [row for row in _live_rows(session, [order_id]).get(order_id, [])
+            if row.state == ACTIVE and row.warehouse_id is not None]
+    places = _lock_places(session, {(row.sku_id, row.warehouse_id) for row in rows if row.warehouse_id})
+    movement = _Movement(actor, at, "取消分仓")
+    for row in rows:
+        assert row.warehouse_id is not None
+        places[(row.sku_id, row.warehouse_id)].reserved -= row.qty
+        movement.add(MovementKind.ASSIGN, row.sku_id, row.warehouse_id, reserved=-row.qty, reference=row.reference)
+        row.warehouse_id, row.updated_at = None, at
+    session.add_all(movement.rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading, and proving the balances equal the ledger
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlaceStock:
+    warehouse: str
+    name: str
+    on_hand: int
+    reserved: int
+    in_transit: int
+    safety: int
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.safety)
+
+
+@dataclass(frozen=True)
+class SkuAvailability:
+    """A SKU's stock as channels and people see it; a bundle's is what its components make up."""
+
+    sku: str
+    title: str
+    bundle: bool
+    on_hand: int
+    reserved: int
+    in_transit: int
+    safety: int
+    available: int
+    low: bool
+    warehouses: list[PlaceStock]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sku": self.sku, "available": self.available, "on_hand": self.on_hand, "reserved": self.reserved,
+                "in_transit": self.in_transit, "safety": self.safety, "bundle": self.bundle, "low": self.low,
+                "warehouses": [{"warehouse": p.warehouse, "on_hand": p.on_hand, "reserved": p.reserved,
+                                "in_transit": p.in_transit, "safety": p.safety, "available": p.available}
+                               for p in self.warehouses]}
+
+
+def availability(session: Session, sku: str) -> SkuAvailability:
+    item = catalog.skus_by_code(session, [sku]).get(sku)
+    if item is None:
+        raise SkuNotFound(sku)
+    if not item.is_bundle:
+        return _availability_of(session, [item])[item.id]
+    parts = catalog.stock_units(session, [sku])[sku]
+    stock = _availability_of(session, list(catalog.skus_by_code(session, [p.code for p in parts]).values()))
+    by_id = {stock_of.sku: stock_of for stock_of in stock.values()}
+    names = {w.code: w.name for w in list_warehouses(session)}
+    made_at: dict[str, int] = {}
+    for code in names:
+        made_at[code] = min((next((p.available for p in by_id[part.code].warehouses if p.warehouse == code), 0)
+                             // part.qty for part in parts), default=0)
+    return SkuAvailability(
+        sku=sku, title=item.title, bundle=True, on_hand=0, reserved=0, in_transit=0, safety=0,
+        available=min(by_id[p.code].available // p.qty for p in parts),
+        low=any(by_id[p.code].low for p in parts),
+        # A bundle's "on hand" at a warehouse: how many complete bundles its free components make up there.
+        warehouses=[PlaceStock(code, names[code], made, 0, 0, 0) for code, made in sorted(made_at.items()) if made],
+    )
+
+
+def _availability_of(session: Session, skus: Sequence[Sku]) -> dict[int, SkuAvailability]:
+    ids = [sku.id for sku in skus]
+    totals = {row.sku_id: row for row in session.scalars(select(SkuStock).where(one_of(session, SkuStock.sku_id, ids)))}
+    places: dict[int, list[PlaceStock]] = {}
+    query = (select(WarehouseStock, Warehouse.code, Warehouse.name)
+             .join(Warehouse, Warehouse.id == WarehouseStock.warehouse_id)
+             .where(one_of(session, WarehouseStock.sku_id, ids)).order_by(Warehouse.code))
+    for row, code, name in session.execute(query):
+        places.setdefault(row.sku_id, []).append(
+            PlaceStock(code, name, row.on_hand, row.reserved, row.in_transit, row.safety))
+    found = {}
+    for sku in skus:
+        total = totals.get(sku.id)
+        found[sku.id] = SkuAvailability(
+            sku=sku.code, title=sku.title, bundle=False,
+            on_hand=total.on_hand if total else 0, reserved=total.reserved if total else 0,
+            in_transit=total.in_transit if total else 0,
+            safety=total.safety + total.warehouse_safety if total else 0,
+            available=_sellable(total) if total else 0, low=total.low if total else True,
+            warehouses=places.get(sku.id, []),
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    id: int
+    at: datetime
+    kind: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+    in_transit: int
+    reason: str
+    reference: str
+    actor: str
+
+
+def ledger(session: Session, sku: str, *, limit: int = 100, before_id: int | None = None) -> list[LedgerLine]:
+    """The SKU's movements, newest first (keyset paged by id)."""
+    item = catalog.skus_by_code(session, [sku]).get(sku)
+    if item is None:
+        raise SkuNotFound(sku)
+    query = (select(LedgerEntry, Warehouse.code).outerjoin(Warehouse, Warehouse.id == LedgerEntry.warehouse_id)
+             .where(LedgerEntry.sku_id == item.id).order_by(LedgerEntry.id.desc()).limit(limit))
+    if before_id is not None:
+        query = query.where(LedgerEntry.id < before_id)
+    return [LedgerLine(row.id, row.created_at, row.kind, code or "", row.on_hand_delta, row.reserved_delta,
+                       row.in_transit_delta, row.reason, row.reference, row.actor)
+            for row, code in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A stored balance that is not what the ledger (or the reservations) add up to."""
+
+    sku: str
+    warehouse: str  # "" for the SKU's totals
+    balance: str
+    stored: int
+    expected: int
+
+    def __str__(self) -> str:
+        where = f"@{self.warehouse}" if self.warehouse else ""
+        return f"{self.sku}{where} {self.balance}: stored {self.stored}, expected {self.expected}"
+
+
+def verify(session: Session) -> list[Mismatch]:
+    """Recompute every balance from the ledger and the live reservations; what differs."""
+    codes = dict(session.execute(select(Sku.id, Sku.code)).all())
+    sites = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
+    L = LedgerEntry
+    sums = select(L.sku_id, L.warehouse_id, func.sum(L.on_hand_delta), func.sum(L.reserved_delta),
+                  func.sum(L.in_transit_delta)).group_by(L.sku_id, L.warehouse_id)
+    by_place: dict[tuple[int, int | None], tuple[int, int, int]] = {
+        (sku_id, warehouse_id): (int(on_hand), int(reserved), int(in_transit))
+        for sku_id, warehouse_id, on_hand, reserved, in_transit in session.execute(sums)
+    }
+    R = Reservation
+    held = select(R.sku_id, R.warehouse_id, func.sum(R.qty)).where(R.state == ACTIVE).group_by(R.sku_id, R.warehouse_id)
+    reserved_rows: dict[tuple[int, int | None], int] = {(s, w): int(q) for s, w, q in session.execute(held)}
+    found: list[Mismatch] = []
+
+    def check(sku_id: int, warehouse_id: int | None, balance: str, stored: int, expected: int) -> None:
+        if stored != expected:
+            found.append(Mismatch(codes.get(sku_id, str(sku_id)), sites.get(warehouse_id, "") if warehouse_id else "",
+                                  balance, stored, expected))
+
+    places = session.scalars(select(WarehouseStock)).all()
+    for row in places:
+        on_hand, reserved, in_transit = by_place.get((row.sku_id, row.warehouse_id), (0, 0, 0))
+        check(row.sku_id, row.warehouse_id, "on_hand", row.on_hand, on_hand)
+        check(row.sku_id, row.warehouse_id, "reserved", row.reserved, reserved)
+        check(row.sku_id, row.warehouse_id, "in_transit", row.in_transit, in_transit)
+        check(row.sku_id, row.warehouse_id, "reserved (reservations)", row.reserved,
+              reserved_rows.get((row.sku_id, row.warehouse_id), 0))
+    stocked_places = {(row.sku_id, row.warehouse_id) for row in places}
+    for (sku_id, warehouse_id), (on_hand, _, _) in by_place.items():
+        if warehouse_id is not None and (sku_id, warehouse_id) not in stocked_places:
+            check(sku_id, warehouse_id, "on_hand", 0, on_hand)
+    warehouse_on_hand: dict[int, int] = {}
+    for row in places:
+        warehouse_on_hand[row.sku_id] = warehouse_on_hand.get(row.sku_id, 0) + row.on_hand
+    for row in session.scalars(select(SkuStock)):
+        rows = [v for (s, _), v in by_place.items() if s == row.sku_id]
+        check(row.sku_id, None, "on_hand", row.on_hand, sum(v[0] for v in rows))
+        check(row.sku_id, None, "in_transit", row.in_transit, sum(v[2] for v in rows))
+        check(row.sku_id, None, "reserved", row.reserved, by_place.get((row.sku_id, None), (0, 0, 0))[1])
+        check(row.sku_id, None, "reserved (reservations)", row.reserved,
+              sum(q for (s, _), q in reserved_rows.items() if s == row.sku_id))
+        check(row.sku_id, None, "on_hand (warehouses)", row.on_hand, warehouse_on_hand.get(row.sku_id, 0))
+    return found

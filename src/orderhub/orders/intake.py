@@ -27,7 +27,7 @@ from orderhub.core.db import UnitOfWork, add_rows, insert_new_rows, one_of, read
 from orderhub.core.ids import new_order_no
 from orderhub.core.money import fen_to_yuan
 from orderhub.core.outbox import OutboxEvent
-from orderhub.orders import repository
+from orderhub.orders import repository, stock
 from orderhub.orders.draft import OrderDraft
 from orderhub.orders.errors import DuplicateOrder, OrderValidationFailed
 from orderhub.orders.model import Order, OrderEvent, OrderLine
@@ -252,6 +252,7 @@ def _insert_new(
         raise DuplicateOrder(f"no free order number for {len(pending)} new order(s) of {shop.channel} today "
                              "/ 订单号已用尽，请稍后重试")
     line_rows, event_rows, outbox_rows = [], [], []
+    demands = []
     for intake in intakes:
         key = intake.draft.channel_order_id
         if key not in inserted:
@@ -275,6 +276,9 @@ def _insert_new(
             for number, line in enumerate(intake.draft.lines, start=1)
         ]
         created_status = held_from or status
+        if created_status in stock.HOLDING:
+            lines = [(line.sku, line.qty) for line in intake.draft.lines]
+            demands.append(stock.demand(order_id, order_no, created_status, lines, at=at, ttl=policy.reservation_ttl))
         event_rows.append(_event_row(order_id, "created", at, actor, None, created_status, intake.draft.channel_status))
         outbox_rows.append(
             _outbox_row(
@@ -300,6 +304,7 @@ def _insert_new(
         (OutboxEvent.__table__, outbox_rows),
     ):
         add_rows(session, table, rows)
+    stock.enter(session, demands, at=at, actor=actor)
     return set(inserted)
 
 
@@ -408,8 +413,13 @@ def _apply_update(session: Session, order: Order, intake: Intake, actor: Actor, 
         intake.result = IntakeResult.UNCHANGED
         return
     events: list[tuple[OrderEvent, str]] = []
+    previous = order.status
     events += _follow_status(session, order, draft, actor, at)
+    lines_before = [(line.sku, line.qty) for line in order.lines]
     amended = _amend(order, draft)
+    if [(line.sku, line.qty) for line in order.lines] != lines_before:
+        stock.relines(session, order, at=at, actor=actor)
+    stock.follow(session, order, previous, at=at, actor=actor)
     if amended:
         events.append(
             (

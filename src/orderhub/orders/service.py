@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from orderhub.core.ids import new_order_no
 from orderhub.core.money import fen_to_yuan
 from orderhub.core.outbox import add_event
 from orderhub.core.pagination import Page
-from orderhub.orders import repository
+from orderhub.orders import repository, stock
 from orderhub.orders.draft import OrderDraft
 from orderhub.orders.errors import DuplicateOrder, OrderValidationFailed
 from orderhub.orders.model import Order, OrderEvent, OrderLine
@@ -33,11 +34,13 @@ ORDER_NO_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class OrderPolicy:
-    """The merchant's rules that services apply: validation rules and the approval threshold."""
+    """The merchant's rules that services apply: validation rules, the approval threshold, stock holds."""
 
     rules: RuleSet
     approval_threshold_fen: int
     timezone: Any  # zoneinfo.ZoneInfo: order numbers carry the business day, not the UTC day
+    # How long an unpaid order holds its stock before the worker releases it.
+    reservation_ttl: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,10 @@ def create_manual_order(uow: UnitOfWork, *, draft: OrderDraft, actor: Actor, pol
             topic="order.created",
             extra={"paid_amount": fen_to_yuan(order.paid_amount_fen)},
         )
+        session.flush()
+        lines = [(line.sku, line.qty) for line in order.lines]
+        stock.enter(session, [stock.demand(order.id, order.order_no, status, lines, at=at, ttl=policy.reservation_ttl)],
+                    at=at, actor=actor)
         uow.commit()
         return order
 
@@ -251,8 +258,10 @@ def transition_order(
             )
             _record(session, order, event, topic="order.approval_requested")
         else:
+            previous = order.status
             event = order.transition_to(target, reason=reason, by=actor, at=at)
             _record(session, order, event, topic="order.status_changed")
+            stock.follow(session, order, previous, at=at, actor=actor)
         try:
             uow.commit()
         except StaleDataError:
@@ -260,6 +269,20 @@ def transition_order(
                 f"order {order_no} was changed by someone else at the same time / 订单正被他人修改，请重试"
             ) from None
         return TransitionResult(order=order, approval_pending=needs_supervisor)
+
+
+def apply_transition(
+    session: Session, order: Order, *, target: OrderStatus, reason: str, actor: Actor, at: datetime
+) -> OrderEvent:
+    """Move `order` inside the caller's transaction, with its timeline row, outbox event and stock.
+
+    For another domain's use case that changes the status as one step of its own (routing allocates).
+    """
+    previous = order.status
+    event = order.transition_to(target, reason=reason, by=actor, at=at)
+    _record(session, order, event, topic="order.status_changed")
+    stock.follow(session, order, previous, at=at, actor=actor)
+    return event
 
 
 def get_order(session: Session, order_no: str) -> Order:

@@ -1,0 +1,175 @@
+"""Orders hold stock from the moment they enter: reserve, expire, release, assign, ship — on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from orderhub.core.actor import Actor
+from orderhub.core.clock import FixedClock
+from orderhub.core.errors import OrderHubError
+from orderhub.inventory import service as inventory
+from orderhub.inventory.model import Reservation
+from orderhub.orders import service as orders
+from orderhub.orders.draft import DraftLine
+from orderhub.orders.status import OrderStatus as S
+from orderhub.runtime import Runtime
+from tests.integration.inventory.conftest import stock_up
+from tests.integration.orders.test_order_service import phone_draft
+
+pytestmark = pytest.mark.usefixtures("warehouses")
+BOSS = Actor("boss", "api", frozenset({"orders.transition", "orders.approve_large"}))
+WORKER = Actor("worker", "worker")
+
+
+def stock(runtime: Runtime, sku: str) -> dict[str, Any]:
+    with runtime.reading() as session:
+        return inventory.availability(session, sku).to_json()
+
+
+def reservations(runtime: Runtime, order_no: str) -> list[tuple[str, int, str]]:
+    with runtime.reading() as session:
+        rows = session.scalars(select(Reservation).where(Reservation.reference == order_no).order_by(Reservation.id))
+        return [(row.state, row.qty, "pool" if row.warehouse_id is None else "warehouse") for row in rows]
+
+
+def order(runtime: Runtime, qty: int = 2, sku: str = "SKU-001", paid: bool = True) -> str:
+    draft = phone_draft(lines=[DraftLine(sku=sku, qty=qty, unit_price_fen=9900)], paid_amount_fen=9900 * qty)
+    if not paid:
+        draft.paid_at = None
+    return orders.create_manual_order(runtime.uow(), draft=draft, actor=BOSS, policy=runtime.policy).order_no
+
+
+def move(runtime: Runtime, order_no: str, *targets: S) -> None:
+    for target in targets:
+        orders.transition_order(runtime.uow(), order_no=order_no, target=target, reason="test", actor=BOSS,
+                                policy=runtime.policy)
+
+
+def verified(runtime: Runtime) -> list[str]:
+    with runtime.reading() as session:
+        return [str(m) for m in inventory.verify(session)]
+
+
+def test_a_paid_order_reserves_and_cancelling_it_gives_the_stock_back(runtime: Runtime) -> None:
+    stock_up(runtime, "SKU-001", "HZ", 10)
+    number = order(runtime, qty=3)
+    assert reservations(runtime, number) == [("active", 3, "pool")]
+    assert (stock(runtime, "SKU-001")["reserved"], stock(runtime, "SKU-001")["available"]) == (3, 7)
+    move(runtime, number, S.CANCELLED)
+    assert reservations(runtime, number) == [("released", 3, "pool")]
+    assert stock(runtime, "SKU-001")["available"] == 10
+    assert verified(runtime) == []
+
+
+def test_shipping_turns_the_reservation_into_a_deduction_from_the_assigned_warehouse(runtime: Runtime) -> None:
+    stock_up(runtime, "SKU-001", "HZ", 10)
+    stock_up(runtime, "SKU-001", "GZ", 4)
+    number = order(runtime, qty=3)
+    move(runtime, number, S.APPROVED)
+    with runtime.uow() as uow:
+        order_id = orders.get_order(uow.session, number).id
+        assert inventory.warehouse_stock(uow.session, sku_codes=["SKU-001"]) == {"SKU-001": {"HZ": 10, "GZ": 4}}
+        inventory.assign_reservation(uow.session, order_id=order_id, allocations=[("SKU-001", "GZ", 2),
+                                                                                  ("SKU-001", "HZ", 1)],
+                                     at=uow.now(), actor=WORKER)
+        uow.commit()
+    assert sorted(reservations(runtime, number)) == [("active", 1, "warehouse"), ("active", 2, "warehouse")]
+    with runtime.reading() as session:
+        assert inventory.warehouse_stock(session, sku_codes=["SKU-001"]) == {"SKU-001": {"HZ": 9, "GZ": 2}}
+    move(runtime, number, S.ALLOCATED, S.PICKING, S.PACKED, S.SHIPPED)
+    after = stock(runtime, "SKU-001")
+    assert (after["on_hand"], after["reserved"]) == (11, 0)
+    assert {w["warehouse"]: w["on_hand"] for w in after["warehouses"]} == {"HZ": 9, "GZ": 2}
+    assert verified(runtime) == []
+
+
+def test_an_order_shipped_without_routing_ships_from_the_warehouse_with_most_free_stock(runtime: Runtime) -> None:
+    stock_up(runtime, "SKU-001", "HZ", 2)
+    stock_up(runtime, "SKU-001", "GZ", 6)
+    number = order(runtime, qty=4)
+    move(runtime, number, S.APPROVED, S.ALLOCATED, S.PICKING, S.PACKED, S.SHIPPED)
+    assert {w["warehouse"]: w["on_hand"] for w in stock(runtime, "SKU-001")["warehouses"]} == {"HZ": 2, "GZ": 2}
+    assert reservations(runtime, number) == [("consumed", 4, "pool")]
+    assert verified(runtime) == []
+
+
+def test_assignment_is_refused_beyond_a_warehouses_free_stock_and_can_be_undone(runtime: Runtime) -> None:
+    stock_up(runtime, "SKU-001", "HZ", 5)
+    number = order(runtime, qty=3)
+    with runtime.uow() as uow:
+        order_id = orders.get_order(uow.session, number).id
+        with pytest.raises(OrderHubError) as refused:
+            inventory.assign_reservation(uow.session, order_id=order_id, allocations=[("SKU-001", "GZ", 3)],
+                                         at=uow.now(), actor=WORKER)
+        assert refused.value.code == "inventory.insufficient_stock"
+    with runtime.uow() as uow:
+        inventory.assign_reservation(uow.session, order_id=order_id, allocations=[("SKU-001", "HZ", 3)],
+                                     at=uow.now(), actor=WORKER)
+        inventory.release_assignment(uow.session, order_id=order_id, at=uow.now(), actor=WORKER)
+        uow.commit()
+    assert reservations(runtime, number) == [("active", 3, "pool")]
+    assert stock(runtime, "SKU-001")["warehouses"][0]["reserved"] == 0
+    assert verified(runtime) == []
+
+
+def test_an_unpaid_order_holds_stock_until_its_ttl_and_reserves_again_when_paid(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    stock_up(runtime, "SKU-002", "HZ", 5)
+    number = order(runtime, qty=5, sku="SKU-002", paid=False)
+    assert stock(runtime, "SKU-002")["available"] == 0
+    clock.advance(timedelta(minutes=14))
+    assert inventory.release_expired(runtime.uow(), actor=WORKER) == 0
+    clock.advance(timedelta(minutes=2))
+    assert inventory.release_expired(runtime.uow(), actor=WORKER) == 1
+    assert stock(runtime, "SKU-002")["available"] == 5 and reservations(runtime, number) == [("released", 5, "pool")]
+    move(runtime, number, S.PAID)
+    assert stock(runtime, "SKU-002")["available"] == 0
+    assert reservations(runtime, number)[-1] == ("active", 5, "pool")
+    clock.advance(timedelta(hours=1))
+    assert inventory.release_expired(runtime.uow(), actor=WORKER) == 0  # paid: held until it ships or ends
+    assert verified(runtime) == []
+
+
+def test_an_order_that_finds_too_little_holds_nothing_and_gets_its_stock_when_it_arrives(runtime: Runtime) -> None:
+    stock_up(runtime, "SKU-003", "HZ", 2)
+    number = order(runtime, qty=3, sku="SKU-003")
+    assert reservations(runtime, number) == [("short", 3, "pool")]
+    assert stock(runtime, "SKU-003")["reserved"] == 0
+    stock_up(runtime, "SKU-003", "GZ", 1)
+    with runtime.uow() as uow:
+        order_id = orders.get_order(uow.session, number).id
+        assert inventory.ensure_reserved(uow.session, order_id=order_id, at=uow.now(), actor=WORKER)
+        uow.commit()
+    assert reservations(runtime, number) == [("active", 3, "pool")]
+    assert verified(runtime) == []
+
+
+def test_a_bundle_reserves_its_components(runtime: Runtime) -> None:
+    stock_up(runtime, "SKU-001", "HZ", 4)
+    stock_up(runtime, "SKU-002", "HZ", 4)
+    number = order(runtime, qty=2, sku="GIFT-SET")
+    assert sorted(reservations(runtime, number)) == [("active", 2, "pool"), ("active", 4, "pool")]
+    assert stock(runtime, "GIFT-SET")["available"] == 0
+    assert (stock(runtime, "SKU-001")["available"], stock(runtime, "SKU-002")["available"]) == (2, 0)
+
+
+def test_a_channel_order_reserves_on_entry_and_releases_when_the_platform_cancels_it(runtime: Runtime) -> None:
+    from orderhub.orders import intake
+
+    stock_up(runtime, "SKU-001", "HZ", 10)
+    draft = phone_draft(channel="douyin", shop="dy-flagship", source_type="", channel_order_id="DY-1",
+                        status="paid", channel_status="2", platform_modified_at=phone_draft().paid_at)
+    placed = intake.accept_channel_order(runtime.uow(), draft=draft, actor=WORKER, policy=runtime.policy)
+    assert reservations(runtime, placed.order_no) == [("active", 2, "pool")]
+    cancelled = phone_draft(channel="douyin", shop="dy-flagship", source_type="", channel_order_id="DY-1",
+                            status="cancelled", channel_status="4",
+                            platform_modified_at=phone_draft().paid_at + timedelta(minutes=5))  # type: ignore[operator]
+    intake.accept_channel_order(runtime.uow(), draft=cancelled, actor=WORKER, policy=runtime.policy)
+    assert reservations(runtime, placed.order_no) == [("released", 2, "pool")]
+    assert stock(runtime, "SKU-001")["available"] == 10
+    assert verified(runtime) == []
