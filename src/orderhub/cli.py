@@ -416,6 +416,25 @@ def _instant(text: str) -> datetime:
     return value
 
 
+@bench_app.command("reservations")
+def bench_reservations(
+    clients: Annotated[int, typer.Option(help="concurrent clients, one connection each")] = 32,
+    processes: Annotated[int, typer.Option(help="processes the clients run in (threads in each)")] = 4,
+    units: Annotated[int, typer.Option(help="units of the hot SKU on hand")] = 20_000,
+    attempts: Annotated[int, typer.Option(help="reservation attempts in all (more than the units)")] = 24_000,
+    output: Annotated[str, typer.Option(help="markdown file to append results to")] = "docs/benchmarks.md",
+) -> None:
+    """Reservations/s on one hot SKU on PostgreSQL, beside the raw guarded UPDATE rate (empty database)."""
+    from orderhub.benchmarks.reservations import run_reservation_benchmark
+    from orderhub.core.errors import OrderHubError
+
+    try:
+        run_reservation_benchmark(get_settings(), clients=clients, processes=processes, units=units,
+                                  attempts=attempts, output=output, console=console)
+    except OrderHubError as exc:
+        raise _fail(exc) from exc
+
+
 @channels_app.command("backfill")
 def channels_backfill(
     channel: Annotated[str, typer.Option(help="channel name")],

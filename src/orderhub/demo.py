@@ -189,9 +189,11 @@ def seed_demo(runtime: Runtime, *, orders: int, progress: Console, seed: int = 2
             list_price_fen=price,
             cost_price_fen=price * rng.randint(35, 60) // 100,
         )
+    _stock_up(runtime, [code for code, _, _, _ in skus], random.Random(seed + 1))
     for channel, code, name in SHOPS:
         channels.create_shop(runtime.uow(), channel=channel, code=code, name=name)
-    for username, role in [("ops", Role.OPS), ("supervisor", Role.OPS_SUPERVISOR), ("viewer", Role.VIEWER)]:
+    for username, role in [("ops", Role.OPS), ("supervisor", Role.OPS_SUPERVISOR), ("viewer", Role.VIEWER),
+                           ("finance", Role.FINANCE)]:
         auth.create_user(runtime.uow(), username=username, password=f"{username}-demo-2026", role=role)
 
     now = runtime.clock.now()
@@ -204,6 +206,21 @@ def seed_demo(runtime: Runtime, *, orders: int, progress: Console, seed: int = 2
             _demo_order(runtime, rng, skus, number, at, rng.choices(statuses, weights)[0])
             bar.advance(task)
     return orders
+
+
+def _stock_up(runtime: Runtime, codes: list[str], rng: random.Random) -> None:
+    """Opening stock in every warehouse, received before any order reserves; every tenth SKU runs low."""
+    actor = Actor("warehouse", "console")
+    for index, code in enumerate(codes):
+        low = index % 10 == 9
+        for warehouse, *_ in WAREHOUSES:
+            qty = rng.randint(0, 2) if low else rng.randint(30, 200)
+            if qty:
+                inventory.receive(runtime.uow(), sku=code, warehouse=warehouse, qty=qty,
+                                  idempotency_key=f"demo-opening-{code}-{warehouse}", actor=actor,
+                                  reason="期初库存")
+        if low:
+            inventory.set_safety(runtime.uow(), sku=code, safety=10, actor=actor)
 
 
 def _receiver(rng: random.Random, defective: bool) -> Receiver:

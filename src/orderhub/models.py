@@ -6,11 +6,14 @@ from orderhub.channels.model import ChannelCall, DeadLetter, DeadLetterAction, I
 from orderhub.core.db import Base
 from orderhub.core.jobs import JobLease
 from orderhub.core.outbox import OutboxEvent
+)
 from orderhub.inventory.model import (
     LedgerEntry,
     Reservation,
     SkuStock,
     StockOperation,
+    StockShare,
+    StockSyncState,
     Transfer,
     Warehouse,
     WarehouseStock,
@@ -40,6 +43,8 @@ __all__ = [
     "SkuComponent",
     "SkuStock",
     "StockOperation",
+    "StockShare",
+    "StockSyncState",
     "Transfer",
     "User",
     "Warehouse",

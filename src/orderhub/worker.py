@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from orderhub.channels import health, jobs, writeback
+from orderhub.core.actor import Actor
 from orderhub.core.jobs import PeriodicJob
+from orderhub.inventory import service as inventory
+from orderhub.inventory import sync as stock_sync
 from orderhub.runtime import Runtime
 
 
@@ -21,4 +24,8 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
             lambda: health.raise_degraded(runtime.uow(), threshold=threshold, window=window),
         ),
         PeriodicJob("channels.prune_calls", timedelta(hours=1), lambda: health.prune_calls(runtime.uow())),
+        PeriodicJob("inventory.release_expired", timedelta(seconds=30),
+                    lambda: inventory.release_expired(runtime.uow(), actor=Actor("worker", "worker"))),
+        PeriodicJob("inventory.sync_stock", timedelta(seconds=5), lambda: stock_sync.sync_stock(runtime.uow())),
+        # Approved orders, batch by batch (FOR UPDATE SKIP LOCKED claims): workers never route one order twice.
     ]

@@ -27,18 +27,24 @@ class Permission(StrEnum):
     CHANNELS_REPLAY = "channels.replay"
     USERS_MANAGE = "users.manage"
     TOKENS_OWN = "tokens.own"
+    # Stock: read balances and ledgers; move stock (receipts, adjustments, counts, transfers, safety
+    # stock); create SKUs and warehouses.
+    INVENTORY_READ = "inventory.read"
+    INVENTORY_ADJUST = "inventory.adjust"
+    CATALOG_MANAGE = "catalog.manage"
 
 
 P = Permission
-_READ = {P.ORDERS_READ, P.SHOPS_READ, P.CHANNELS_READ, P.TOKENS_OWN}
+_READ = {P.ORDERS_READ, P.SHOPS_READ, P.CHANNELS_READ, P.INVENTORY_READ, P.TOKENS_OWN}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPS_SUPERVISOR: frozenset(
-        _READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.ORDERS_APPROVE_LARGE, P.CHANNELS_REPLAY}
+        _READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.ORDERS_APPROVE_LARGE, P.CHANNELS_REPLAY, P.INVENTORY_ADJUST,
+                 P.CATALOG_MANAGE}
     ),
     Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.CHANNELS_REPLAY}),
-    Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION}),
+    Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION, P.INVENTORY_ADJUST}),
     Role.FINANCE: frozenset(_READ),
     Role.VIEWER: frozenset(_READ),
 }

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from orderhub.catalog.errors import DuplicateSku, InvalidBundle, SkuNotFound, UnknownSku
@@ -110,6 +110,11 @@ def bundle_components(session: Session, bundle_ids: Collection[int]) -> dict[int
     return found
 
 
+# Built once: order entry asks this for every order.
+_ACTIVE_SKUS = select(Sku.id, Sku.code, Sku.is_bundle).where(
+    Sku.code.in_(bindparam("codes", expanding=True)), Sku.active.is_(True))
+
+
 def stock_units(session: Session, codes: Iterable[str]) -> dict[str, list[StockUnit]]:
     """For each active SKU among `codes`, what one unit takes from stock: itself, or a bundle's components.
 
@@ -118,9 +123,7 @@ def stock_units(session: Session, codes: Iterable[str]) -> dict[str, list[StockU
     wanted = set(codes)
     if not wanted:
         return {}
-    rows = session.execute(
-        select(Sku.id, Sku.code, Sku.is_bundle).where(Sku.code.in_(wanted), Sku.active.is_(True))
-    ).all()
+    rows = session.execute(_ACTIVE_SKUS, {"codes": list(wanted)}).all()
     units = {code: [StockUnit(sku_id, code, 1)] for sku_id, code, is_bundle in rows if not is_bundle}
     bundles = {sku_id: code for sku_id, code, is_bundle in rows if is_bundle}
     if bundles:
@@ -197,3 +200,37 @@ def resolve_platform_skus(
         elif code in known:
             resolved[(code, platform_sku)] = code
     return resolved
+
+
+def platform_skus(session: Session, codes: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """For each SKU code, the (channel, platform SKU id) pairs mapped to it."""
+    wanted = list(set(codes))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(PlatformSkuMapping.sku_code, PlatformSkuMapping.channel, PlatformSkuMapping.platform_sku)
+        .where(PlatformSkuMapping.sku_code.in_(wanted)).order_by(PlatformSkuMapping.id)
+    )
+    found: dict[str, list[tuple[str, str]]] = {}
+    for code, channel, platform_sku in rows:
+        found.setdefault(code, []).append((channel, platform_sku))
+    return found
+
+
+def bundles_containing(session: Session, sku_ids: Collection[int]) -> list[str]:
+    """Codes of the bundles that consume any of these SKUs."""
+    if not sku_ids:
+        return []
+    query = (select(Sku.code).join(SkuComponent, SkuComponent.bundle_id == Sku.id)
+             .where(SkuComponent.component_id.in_(list(sku_ids))).distinct().order_by(Sku.code))
+    return list(session.scalars(query))
+
+
+def codes_by_id(session: Session, sku_ids: Collection[int] | None = None) -> dict[int, str]:
+    """SKU codes by id (of these ids, or of every SKU)."""
+    query = select(Sku.id, Sku.code)
+    if sku_ids is not None:
+        if not sku_ids:
+            return {}
+        query = query.where(Sku.id.in_(list(sku_ids)))
+    return dict(session.execute(query).all())

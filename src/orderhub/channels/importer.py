@@ -484,9 +484,9 @@ def open_source(path: Path, *, channel: str, lookahead: int = LOOKAHEAD) -> Iter
                 f"template: import them into a shop of channel manual, not {mapping.channel}"
             )
         if kind == "csv":
-            yield _SheetSource(_CsvSheet(stream), size, lookahead)
+            yield _SheetSource(CsvSheet(stream), size, lookahead)
             return
-        sheet = _XlsxSheet(path, stream)
+        sheet = XlsxSheet(path, stream)
         try:
             yield _SheetSource(sheet, size, lookahead)
         finally:
@@ -687,7 +687,7 @@ EXCEL_ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!
 EXCEL_EPOCH = datetime(1899, 12, 30)  # serial day 1 is 1900-01-01 (the 1900 date system)
 
 
-class _CsvSheet:
+class CsvSheet:
     """A CSV read line by line; each line is decoded on its own, so one bad row stays one bad row."""
 
     ENCODINGS: ClassVar[dict[str, str]] = {"utf-8-sig": "UTF-8 BOM", "utf-8": "UTF-8", "gb18030": "GBK/GB18030"}
@@ -758,7 +758,7 @@ def detect_encoding(head: bytes, *, at_end: bool) -> str:
     return "utf-8"
 
 
-class _XlsxSheet:
+class XlsxSheet:
     """The first worksheet, read-only, formulas as their cached values.
 
     Read-only mode cannot say which cells are merged: a merged cell's value is in its first cell and

@@ -8,14 +8,16 @@ failure, so a person sees at once why a platform still says "not shipped".
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from orderhub.channels import service as shops
 from orderhub.channels.model import ChannelCall, Shop
+from orderhub.channels.platforms import CLIENTS
 from orderhub.channels.platforms.base import PlatformError, client_for
 from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork
@@ -58,11 +60,21 @@ def request_shipment(uow: UnitOfWork, *, order_no: str, carrier_code: str, waybi
 def request_stock(uow: UnitOfWork, *, shop_id: int, platform_sku: str, quantity: int) -> int:
     """Ask a shop's platform to show this available quantity for one of its SKUs."""
     with uow:
-        event = add_event(uow.session, topic=STOCK_TOPIC, key=f"{shop_id}:{platform_sku}", at=uow.now(),
-                          payload={"shop_id": shop_id, "platform_sku": platform_sku, "quantity": quantity})
+        event = queue_stock(uow.session, shop_id=shop_id, platform_sku=platform_sku, quantity=quantity, at=uow.now())
         uow.session.flush()
         uow.commit()
         return event.id
+
+
+def queue_stock(session: Session, *, shop_id: int, platform_sku: str, quantity: int, at: datetime) -> OutboxEvent:
+    """The stock write-back inside the caller's transaction (the channel stock sync)."""
+    return add_event(session, topic=STOCK_TOPIC, key=f"{shop_id}:{platform_sku}", at=at,
+                     payload={"shop_id": shop_id, "platform_sku": platform_sku, "quantity": quantity})
+
+
+def writes_stock(channel: str) -> bool:
+    """Whether the channel's platform takes stock quantities (own POS, phone and manual shops do not)."""
+    return channel in CLIENTS
 
 
 def _deliver(runtime: Runtime, http: httpx.Client, event: OutboxEvent, shop: Shop) -> None:

@@ -60,8 +60,12 @@ class SkuStock(Base):
     warehouse_safety: Mapped[int] = mapped_column(default=0)
     # At or below safety (nothing left to sell): set when it crosses down, so the event is raised once.
     low: Mapped[bool] = mapped_column(default=False)
-    # Last change of what channels may sell; the stock sync pushes SKUs changed since its last run.
+    # Changes of what channels may sell (a counter and the last one's time), the count the channel
+    # stock sync last pushed, and when.
+    change_count: Mapped[int] = mapped_column(default=0)
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    synced_count: Mapped[int] = mapped_column(default=0)
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class WarehouseStock(Base):
@@ -179,3 +183,40 @@ class Transfer(Base):
     actor: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class StockShare(Base):
+    """A shop's share of what may be sold, for a while (e.g. 30 % kept for a Douyin live session).
+
+    While it lasts the shop is shown only its share; every other shop of the SKU is shown the rest.
+    A row for one SKU overrides the shop's row for all SKUs (`sku_id` NULL).
+    """
+
+    __tablename__ = "stock_share"
+    __table_args__ = (
+        CheckConstraint("percent > 0 AND percent <= 100", name="percent_range"),
+        Index("ix_stock_share_ends", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"))
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("sku.id"), default=None)
+    percent: Mapped[int]
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str] = mapped_column(String(200), default="")
+    # What the stock sync has acted on: "scheduled" → "running" (pushed on start) → "ended" (pushed on end).
+    phase: Mapped[str] = mapped_column(String(12), default="scheduled")
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StockSyncState(Base):
+    """The quantity last sent to a shop for one of its platform SKUs: unchanged quantities are not resent."""
+
+    __tablename__ = "stock_sync_state"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shop.id"), primary_key=True)
+    platform_sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[int]
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime())

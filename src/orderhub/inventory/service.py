@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from orderhub.catalog import service as catalog
@@ -97,7 +97,7 @@ def _warehouse(session: Session, code: str) -> Warehouse:
     return found
 
 
-def _stock_sku(session: Session, code: str) -> Sku:
+def stock_sku(session: Session, code: str) -> Sku:
     """A SKU that holds stock itself: known, and not a bundle."""
     sku = catalog.skus_by_code(session, [code]).get(code)
     if sku is None:
@@ -122,7 +122,8 @@ def _lock_skus(session: Session, sku_ids: Collection[int], *, create: bool = Fal
     if create:
         session.execute(insert_ignoring_conflicts(session, SkuStock.__table__),
                         [{"sku_id": sku_id, "on_hand": 0, "reserved": 0, "in_transit": 0, "safety": 0,
-                          "warehouse_safety": 0, "low": False} for sku_id in sorted(sku_ids)])
+                          "warehouse_safety": 0, "low": False, "change_count": 0, "synced_count": 0}
+                         for sku_id in sorted(sku_ids)])
     query = (select(SkuStock).where(one_of(session, SkuStock.sku_id, list(sku_ids))).order_by(SkuStock.sku_id)
              .with_for_update().execution_options(populate_existing=True))
     return {row.sku_id: row for row in session.scalars(query)}
@@ -155,18 +156,23 @@ class _Movement:
     reason: str = ""
     reference: str = ""
     operation_id: int | None = None
-    rows: list[LedgerEntry] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, kind: MovementKind, sku_id: int, warehouse_id: int | None = None, *, on_hand: int = 0,
             reserved: int = 0, in_transit: int = 0, reference: str | None = None) -> None:
-        self.rows.append(LedgerEntry(
-            sku_id=sku_id, warehouse_id=warehouse_id, kind=kind.value, on_hand_delta=on_hand, reserved_delta=reserved,
-            in_transit_delta=in_transit, reason=self.reason[:200], reference=(reference or self.reference)[:64],
-            actor=self.actor.name[:64], operation_id=self.operation_id, created_at=self.at,
-        ))
+        self.rows.append({
+            "sku_id": sku_id, "warehouse_id": warehouse_id, "kind": kind.value, "on_hand_delta": on_hand,
+            "reserved_delta": reserved, "in_transit_delta": in_transit, "reason": self.reason[:200],
+            "reference": (reference or self.reference)[:64], "actor": self.actor.name[:64],
+            "operation_id": self.operation_id, "created_at": self.at,
+        })
+
+    def write(self, session: Session) -> None:
+        if self.rows:
+            session.execute(insert(LedgerEntry.__table__), self.rows)
 
 
-def _sellable(row: SkuStock) -> int:
+def sellable(row: SkuStock) -> int:
     """What channels may sell: on hand − reserved − safety stock (of the SKU and of its warehouses)."""
     return max(0, row.on_hand - row.reserved - row.safety - row.warehouse_safety)
 
@@ -174,18 +180,19 @@ def _sellable(row: SkuStock) -> int:
 def _changed(session: Session, rows: Iterable[SkuStock], codes: dict[int, str], at: datetime) -> None:
     """Mark the SKUs for the channel stock sync; raise the low-stock event when one crosses its safety stock."""
     for row in rows:
+        row.change_count += 1
         row.changed_at = at
-        sellable = _sellable(row)
-        if sellable <= 0 and not row.low:
+        free = sellable(row)
+        if free <= 0 and not row.low:
             row.low = True
             add_event(session, topic="inventory.low_stock", key=codes[row.sku_id], at=at, payload={
                 "sku": codes[row.sku_id], "on_hand": row.on_hand, "reserved": row.reserved,
-                "safety": row.safety + row.warehouse_safety, "available": sellable,
+                "safety": row.safety + row.warehouse_safety, "available": free,
             })
-        elif sellable > 0 and row.low:
+        elif free > 0 and row.low:
             row.low = False
             add_event(session, topic="inventory.back_in_stock", key=codes[row.sku_id], at=at,
-                      payload={"sku": codes[row.sku_id], "available": sellable})
+                      payload={"sku": codes[row.sku_id], "available": free})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,7 +269,7 @@ def _on_hand_change(
         operation, seen = _start(session, key=idempotency_key, kind=kind, request=request, actor=actor, at=at)
         if seen is not None:
             return seen
-        item, place = _stock_sku(session, sku), _warehouse(session, warehouse)
+        item, place = stock_sku(session, sku), _warehouse(session, warehouse)
         totals = _lock_skus(session, [item.id], create=True)[item.id]
         here = _lock_places(session, {(item.id, place.id)}, create=True)[(item.id, place.id)]
         change = counted - here.on_hand if counted is not None else delta
@@ -277,7 +284,7 @@ def _on_hand_change(
         totals.on_hand += change
         movement = _Movement(actor, at, reason, reference, operation.id)
         movement.add(kind, item.id, place.id, on_hand=change)
-        session.add_all(movement.rows)
+        movement.write(session)
         _changed(session, [totals], {item.id: sku}, at)
         result = StockChange.of(sku, warehouse, here)
         operation.result = asdict(result)
@@ -328,7 +335,7 @@ def transfer(uow: UnitOfWork, *, sku: str, from_warehouse: str, to_warehouse: st
                                  actor=actor, at=at)
         if seen is not None:
             return seen
-        item = _stock_sku(session, sku)
+        item = stock_sku(session, sku)
         source, target = _warehouse(session, from_warehouse), _warehouse(session, to_warehouse)
         totals = _lock_skus(session, [item.id], create=True)[item.id]
         places = _lock_places(session, {(item.id, source.id), (item.id, target.id)}, create=True)
@@ -350,7 +357,7 @@ def transfer(uow: UnitOfWork, *, sku: str, from_warehouse: str, to_warehouse: st
         movement = _Movement(actor, at, reason, f"transfer:{moved.id}", operation.id)
         movement.add(MovementKind.TRANSFER_OUT, item.id, source.id, on_hand=-qty)
         movement.add(MovementKind.TRANSFER_OUT, item.id, target.id, in_transit=qty)
-        session.add_all(movement.rows)
+        movement.write(session)
         _changed(session, [totals], {item.id: sku}, at)
         result = StockChange.of(sku, from_warehouse, there, moved.id)
         operation.result = asdict(result)
@@ -365,13 +372,13 @@ def receive_transfer(uow: UnitOfWork, *, transfer_id: int, actor: Actor) -> Stoc
         moved = session.get(Transfer, transfer_id, with_for_update=True)
         if moved is None:
             raise TransferNotFound(transfer_id)
-        sku = session.get(Sku, moved.sku_id)
+        code = _codes(session, [moved.sku_id])[moved.sku_id]
         target = session.get(Warehouse, moved.to_warehouse_id)
-        assert sku is not None and target is not None
+        assert target is not None
         totals = _lock_skus(session, [moved.sku_id])[moved.sku_id]
         here = _lock_places(session, {(moved.sku_id, target.id)})[(moved.sku_id, target.id)]
         if moved.state == TransferState.ARRIVED.value:
-            return replace(StockChange.of(sku.code, target.code, here, moved.id), replayed=True)
+            return replace(StockChange.of(code, target.code, here, moved.id), replayed=True)
         moved.state, moved.arrived_at = TransferState.ARRIVED.value, at
         here.in_transit -= moved.qty
         here.on_hand += moved.qty
@@ -379,9 +386,9 @@ def receive_transfer(uow: UnitOfWork, *, transfer_id: int, actor: Actor) -> Stoc
         totals.on_hand += moved.qty
         movement = _Movement(actor, at, moved.reason, f"transfer:{moved.id}")
         movement.add(MovementKind.TRANSFER_IN, moved.sku_id, target.id, on_hand=moved.qty, in_transit=-moved.qty)
-        session.add_all(movement.rows)
-        _changed(session, [totals], {moved.sku_id: sku.code}, at)
-        result = StockChange.of(sku.code, target.code, here, moved.id)
+        movement.write(session)
+        _changed(session, [totals], {moved.sku_id: code}, at)
+        result = StockChange.of(code, target.code, here, moved.id)
         uow.commit()
         return result
 
@@ -391,7 +398,7 @@ def set_safety(uow: UnitOfWork, *, sku: str, safety: int, actor: Actor, warehous
     safety = _whole("safety", safety, allow_zero=True)
     with uow:
         session, at = uow.session, uow.now()
-        item = _stock_sku(session, sku)
+        item = stock_sku(session, sku)
         totals = _lock_skus(session, [item.id], create=True)[item.id]
         if warehouse is None:
             totals.safety = safety
@@ -446,10 +453,32 @@ def hold(session: Session, demands: Sequence[Demand], *, at: datetime, actor: Ac
     if not demands:
         return {}
     live = _live_rows(session, [demand.order_id for demand in demands])
+    if not live:
+        return reserve_new(session, demands, at=at, actor=actor)
     fresh = [demand for demand in demands if demand.order_id not in live]
     needs, codes = _needs(session, fresh)
+    return _reserve_locked(session, demands, live, dict(zip([d.order_id for d in fresh], needs, strict=True)),
+                           codes, at, actor)
+
+
+def reserve_new(session: Session, demands: Sequence[Demand], *, at: datetime,
+                actor: Actor) -> dict[int, list[Shortage]]:
+    """`hold` for orders that hold nothing yet: the ones just created."""
+    if not demands:
+        return {}
+    needs, codes = _needs(session, demands)
+    if len(demands) == 1:
+        return {demands[0].order_id: _reserve_one(session, demands[0], needs[0], codes, at, actor)}
+    return _reserve_locked(session, demands, {}, {d.order_id: need for d, need in zip(demands, needs, strict=True)},
+                           codes, at, actor)
+
+
+def _reserve_locked(session: Session, demands: Sequence[Demand], live: dict[int, list[Reservation]],
+                    needs: dict[int, dict[int, int]], codes: dict[int, str], at: datetime,
+                    actor: Actor) -> dict[int, list[Shortage]]:
+    """A batch: lock every SKU row it touches (in id order), then serve its orders one by one."""
     retried = {row.sku_id for rows in live.values() for row in rows if row.state == SHORT}
-    codes |= _codes(session, retried - codes.keys())
+    codes = codes | _codes(session, retried - codes.keys())
     totals = _lock_skus(session, set(codes))
     free = {sku_id: row.on_hand - row.reserved for sku_id, row in totals.items()}
     movement = _Movement(actor, at, "订单预占")
@@ -460,16 +489,114 @@ def hold(session: Session, demands: Sequence[Demand], *, at: datetime, actor: Ac
             for row in rows:
                 if row.state == ACTIVE and row.expires_at != demand.expires_at:
                     row.expires_at, row.updated_at = demand.expires_at, at
-            outcome[demand.order_id] = _take(session, rows, free, totals, codes, movement, demand.expires_at, at)
-            continue
-        need = needs[fresh.index(demand)]
-        rows = [Reservation(order_id=demand.order_id, reference=demand.reference[:64], sku_id=sku_id, qty=qty,
-                            state=SHORT, created_at=at, updated_at=at) for sku_id, qty in sorted(need.items())]
-        session.add_all(rows)
+        else:
+            rows = [Reservation(order_id=demand.order_id, reference=demand.reference[:64], sku_id=sku_id, qty=qty,
+                                state=SHORT, created_at=at, updated_at=at)
+                    for sku_id, qty in sorted(needs[demand.order_id].items())]
+            session.add_all(rows)
         outcome[demand.order_id] = _take(session, rows, free, totals, codes, movement, demand.expires_at, at)
-    session.add_all(movement.rows)
+    movement.write(session)
     _changed(session, totals.values(), codes, at)
     return outcome
+
+
+# One new order's reservation of one SKU, built once: the guarded UPDATE that takes the units.
+_TAKE = (
+    update(SkuStock)
+    .where(SkuStock.sku_id == bindparam("sku"), SkuStock.on_hand - SkuStock.reserved >= bindparam("qty"))
+    .values(reserved=SkuStock.reserved + bindparam("qty"), change_count=SkuStock.change_count + 1,
+            changed_at=bindparam("at"))
+    .returning(SkuStock.on_hand - SkuStock.reserved - SkuStock.safety - SkuStock.warehouse_safety, SkuStock.low)
+)
+_GIVE_BACK = (
+    update(SkuStock).where(SkuStock.sku_id == bindparam("sku"))
+    .values(reserved=SkuStock.reserved - bindparam("qty"))
+)
+_MARK_SHORT = (
+    update(Reservation.__table__)
+    .where(Reservation.__table__.c.order_id == bindparam("order"), Reservation.__table__.c.state == ACTIVE)
+    .values(state=SHORT, expires_at=None)
+)
+
+
+def _reserve_one(session: Session, demand: Demand, need: dict[int, int], codes: dict[int, str], at: datetime,
+                 actor: Actor) -> list[Shortage]:
+    """One new order, with as little as possible done while a hot SKU's row is locked.
+
+    Its reservation rows go in first; then the guarded UPDATEs (SKU id order) take the units and
+    lock the rows until commit; then the ledger rows. If one SKU is short, the units already taken
+    go back (their rows are locked by this transaction, so nobody saw them) and the rows turn SHORT.
+    """
+    if not need:
+        return []
+    if len(need) == 1 and session.get_bind().dialect.name == "postgresql":
+        return _reserve_one_sku(session, demand, need, codes, at, actor)
+    wanted = sorted(need.items())
+    session.execute(insert(Reservation.__table__), [
+        {"order_id": demand.order_id, "reference": demand.reference[:64], "sku_id": sku_id, "warehouse_id": None,
+         "qty": qty, "state": ACTIVE, "expires_at": demand.expires_at, "created_at": at, "updated_at": at}
+        for sku_id, qty in wanted])
+    taken: list[tuple[int, int]] = []
+    crossed: list[int] = []
+    for sku_id, qty in wanted:
+        after = session.execute(_TAKE, {"sku": sku_id, "qty": qty, "at": at}).first()
+        if after is None:
+            for back_id, back_qty in taken:
+                session.execute(_GIVE_BACK, {"sku": back_id, "qty": back_qty})
+            session.execute(_MARK_SHORT, {"order": demand.order_id})
+            held = dict(session.execute(select(SkuStock.sku_id, SkuStock.on_hand - SkuStock.reserved)
+                                        .where(SkuStock.sku_id.in_(list(need)))).all())
+            return [Shortage(codes[sku], want, max(0, held.get(sku, 0))) for sku, want in wanted
+                    if held.get(sku, 0) < want or sku == sku_id]
+        taken.append((sku_id, qty))
+        free, low = after
+        if free <= 0 and not low:
+            crossed.append(sku_id)
+    movement = _Movement(actor, at, "订单预占", demand.reference)
+    for sku_id, qty in wanted:
+        movement.add(MovementKind.RESERVE, sku_id, reserved=qty)
+    movement.write(session)
+    if crossed:
+        _changed(session, _lock_skus(session, crossed).values(), codes, at)
+    return []
+
+
+# PostgreSQL, an order taking one stock SKU (the flash-sale case): the guarded UPDATE, the
+# reservation row (active, or short when the UPDATE found too little) and the ledger row in one
+# statement, so the hot row is locked for that statement and the commit only.
+_TAKE_ONE = text("""
+    WITH taken AS (
+        UPDATE sku_stock SET reserved = reserved + :qty, change_count = change_count + 1, changed_at = :at
+        WHERE sku_id = :sku AND on_hand - reserved >= :qty
+        RETURNING on_hand - reserved - safety - warehouse_safety AS free, low
+    ), held AS (
+        INSERT INTO stock_reservation (order_id, reference, sku_id, qty, state, expires_at, created_at, updated_at)
+        SELECT :order_id, :reference, :sku, :qty,
+               CASE WHEN EXISTS (SELECT FROM taken) THEN 'active' ELSE 'short' END,
+               CASE WHEN EXISTS (SELECT FROM taken) THEN CAST(:expires_at AS timestamptz) END, :at, :at
+    ), entry AS (
+        INSERT INTO stock_ledger (sku_id, kind, on_hand_delta, reserved_delta, in_transit_delta, reason, reference,
+                                  actor, created_at)
+        SELECT :sku, 'reserve', 0, :qty, 0, :reason, :reference, :actor, :at FROM taken
+    )
+    SELECT free, low FROM taken
+""")
+
+
+def _reserve_one_sku(session: Session, demand: Demand, need: dict[int, int], codes: dict[int, str], at: datetime,
+                     actor: Actor) -> list[Shortage]:
+    ((sku_id, qty),) = need.items()
+    after = session.execute(_TAKE_ONE, {
+        "qty": qty, "at": at, "sku": sku_id, "order_id": demand.order_id, "reference": demand.reference[:64],
+        "expires_at": demand.expires_at, "reason": "订单预占", "actor": actor.name[:64],
+    }).first()
+    if after is None:
+        free = session.scalar(select(SkuStock.on_hand - SkuStock.reserved).where(SkuStock.sku_id == sku_id)) or 0
+        return [Shortage(codes[sku_id], qty, max(0, free))]
+    free, low = after
+    if free <= 0 and not low:
+        _changed(session, _lock_skus(session, [sku_id]).values(), codes, at)
+    return []
 
 
 def _take(session: Session, rows: Sequence[Reservation], free: dict[int, int], totals: dict[int, SkuStock],
@@ -489,9 +616,7 @@ def _take(session: Session, rows: Sequence[Reservation], free: dict[int, int], t
 
 
 def _codes(session: Session, sku_ids: Collection[int]) -> dict[int, str]:
-    if not sku_ids:
-        return {}
-    return dict(session.execute(select(Sku.id, Sku.code).where(one_of(session, Sku.id, list(sku_ids)))).all())
+    return catalog.codes_by_id(session, sku_ids)
 
 
 def _live_rows(session: Session, order_ids: Collection[int]) -> dict[int, list[Reservation]]:
@@ -515,7 +640,7 @@ def ensure_reserved(session: Session, *, order_id: int, at: datetime, actor: Act
     free = {sku_id: row.on_hand - row.reserved for sku_id, row in totals.items()}
     movement = _Movement(actor, at, "订单预占（补占）")
     lacking = _take(session, rows, free, totals, codes, movement, None, at)
-    session.add_all(movement.rows)
+    movement.write(session)
     _changed(session, totals.values(), codes, at)
     return not lacking
 
@@ -537,7 +662,7 @@ def release_order(session: Session, *, order_id: int, at: datetime, actor: Actor
                          reference=row.reference)
     for row in rows:
         row.state, row.updated_at = ReservationState.RELEASED.value, at
-    session.add_all(movement.rows)
+    movement.write(session)
     _changed(session, totals.values(), codes, at)
     return sum(row.qty for row in active)
 
@@ -580,7 +705,7 @@ def consume_order(session: Session, *, order_id: int, at: datetime, actor: Actor
     for row in rows:
         row.state = (ReservationState.CONSUMED if row.state == ACTIVE else ReservationState.RELEASED).value
         row.updated_at = at
-    session.add_all(movement.rows)
+    movement.write(session)
     _changed(session, totals.values(), codes, at)
 
 
@@ -608,17 +733,17 @@ def release_expired(uow: UnitOfWork, *, actor: Actor, limit: int = 200) -> int:
 
 def warehouse_stock(session: Session, *, sku_codes: Iterable[str]) -> dict[str, dict[str, int]]:
     """Per stock SKU code, per warehouse code: units free to assign there (on hand − reserved there)."""
-    codes = list(set(sku_codes))
-    if not codes:
+    ids = {sku.id: code for code, sku in catalog.skus_by_code(session, set(sku_codes)).items()}
+    if not ids:
         return {}
     rows = session.execute(
-        select(Sku.code, Warehouse.code, WarehouseStock.on_hand - WarehouseStock.reserved)
-        .join(Sku, Sku.id == WarehouseStock.sku_id).join(Warehouse, Warehouse.id == WarehouseStock.warehouse_id)
-        .where(one_of(session, Sku.code, codes))
+        select(WarehouseStock.sku_id, Warehouse.code, WarehouseStock.on_hand - WarehouseStock.reserved)
+        .join(Warehouse, Warehouse.id == WarehouseStock.warehouse_id)
+        .where(one_of(session, WarehouseStock.sku_id, list(ids)))
     )
     found: dict[str, dict[str, int]] = {}
-    for sku, warehouse, free in rows:
-        found.setdefault(sku, {})[warehouse] = free
+    for sku_id, warehouse, free in rows:
+        found.setdefault(ids[sku_id], {})[warehouse] = free
     return found
 
 
@@ -660,7 +785,7 @@ def assign_reservation(session: Session, *, order_id: int, allocations: Iterable
         _split_off(session, held[skus[sku]], qty, sites[warehouse], at)
     if short:
         raise InsufficientStock(short)
-    session.add_all(movement.rows)
+    movement.write(session)
 
 
 def _sum_by_sku(allocations: Iterable[tuple[str, str, int]]) -> dict[str, int]:
@@ -698,7 +823,7 @@ def release_assignment(session: Session, *, order_id: int, at: datetime, actor: 
         places[(row.sku_id, row.warehouse_id)].reserved -= row.qty
         movement.add(MovementKind.ASSIGN, row.sku_id, row.warehouse_id, reserved=-row.qty, reference=row.reference)
         row.warehouse_id, row.updated_at = None, at
-    session.add_all(movement.rows)
+    movement.write(session)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -784,7 +909,7 @@ def _availability_of(session: Session, skus: Sequence[Sku]) -> dict[int, SkuAvai
             on_hand=total.on_hand if total else 0, reserved=total.reserved if total else 0,
             in_transit=total.in_transit if total else 0,
             safety=total.safety + total.warehouse_safety if total else 0,
-            available=_sellable(total) if total else 0, low=total.low if total else True,
+            available=sellable(total) if total else 0, low=total.low if total else True,
             warehouses=places.get(sku.id, []),
         )
     return found
@@ -835,7 +960,7 @@ class Mismatch:
 
 def verify(session: Session) -> list[Mismatch]:
     """Recompute every balance from the ledger and the live reservations; what differs."""
-    codes = dict(session.execute(select(Sku.id, Sku.code)).all())
+    codes = catalog.codes_by_id(session)
     sites = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
     L = LedgerEntry
     sums = select(L.sku_id, L.warehouse_id, func.sum(L.on_hand_delta), func.sum(L.reserved_delta),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, union
 from sqlalchemy.orm import Session, selectinload
 
+from orderhub.core.db import one_of
 from orderhub.core.pagination import Page, decode_cursor, encode_cursor
 from orderhub.orders.errors import OrderNotFound
 from orderhub.orders.model import Order, OrderEvent
@@ -107,3 +108,10 @@ def status_counts(session: Session, filters: OrderFilters) -> dict[str, int]:
 
 def timeline(session: Session, order_id: int) -> list[OrderEvent]:
     return list(session.scalars(select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)))
+
+
+def statuses_of(session: Session, order_ids: Collection[int]) -> dict[int, str]:
+    """The status of each of these orders, by id (ids of no order are absent)."""
+    if not order_ids:
+        return {}
+    return dict(session.execute(select(Order.id, Order.status).where(one_of(session, Order.id, list(order_ids)))).all())

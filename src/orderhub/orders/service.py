@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -300,3 +301,8 @@ def status_counts(session: Session, filters: OrderFilters) -> dict[str, int]:
 def order_timeline(session: Session, order_no: str) -> list[OrderEvent]:
     order = repository.get(session, order_no, with_lines=False)
     return repository.timeline(session, order.id)
+
+
+def order_statuses(session: Session, order_ids: Collection[int]) -> dict[int, OrderStatus]:
+    """Other domains ask what state their orders are in (inventory's board: which holds ship today)."""
+    return {order_id: OrderStatus(status) for order_id, status in repository.statuses_of(session, order_ids).items()}

@@ -32,7 +32,7 @@ def demand(order_id: int, order_no: str, status: str, lines: Sequence[tuple[str,
 
 def enter(session: Session, demands: Sequence[inventory.Demand], *, at: datetime, actor: Actor) -> None:
     """New orders in a holding status reserve their stock, a batch together; short ones hold nothing yet."""
-    inventory.hold(session, demands, at=at, actor=actor)
+    inventory.reserve_new(session, demands, at=at, actor=actor)
 
 
 def follow(session: Session, order: Order, previous: str, *, at: datetime, actor: Actor) -> None:

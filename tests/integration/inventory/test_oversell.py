@@ -7,10 +7,12 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 
+import orderhub
 from orderhub.core.db import make_engine
 from orderhub.core.errors import OrderHubError
 from orderhub.inventory import service as inventory
@@ -101,8 +103,10 @@ def test_a_process_killed_between_reserving_and_committing_leaks_nothing(runtime
     stock_up(runtime, "SKU-001", "HZ", 5)
     url = runtime.settings.database_url
     secret = runtime.settings.secret_key or ""
+    # The child imports this very checkout's package and tests, whichever one is installed.
+    path = os.pathsep.join([str(Path(orderhub.__file__).parents[1]), os.getcwd()])
     killed = subprocess.run([sys.executable, "-c", CRASH, url, secret], capture_output=True, text=True, timeout=120,
-                            cwd=os.getcwd(), env=os.environ | {"PYTHONPATH": os.getcwd()})
+                            cwd=os.getcwd(), env=os.environ | {"PYTHONPATH": path})
     assert killed.returncode == -9 and "reserved" in killed.stdout, killed.stderr
     with runtime.reading() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 0

@@ -50,7 +50,10 @@ def upgrade() -> None:
     sa.Column('safety', sa.Integer(), nullable=False),
     sa.Column('warehouse_safety', sa.Integer(), nullable=False),
     sa.Column('low', sa.Boolean(), nullable=False),
+    sa.Column('change_count', sa.Integer(), nullable=False),
     sa.Column('changed_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('synced_count', sa.Integer(), nullable=False),
+    sa.Column('synced_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=True),
     sa.CheckConstraint('in_transit >= 0 AND safety >= 0 AND warehouse_safety >= 0', name=op.f('ck_sku_stock_non_negative')),
     sa.CheckConstraint('reserved >= 0 AND on_hand >= reserved', name=op.f('ck_sku_stock_never_oversold')),
     sa.ForeignKeyConstraint(['sku_id'], ['sku.id'], name=op.f('fk_sku_stock_sku_id_sku')),
@@ -114,6 +117,33 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['to_warehouse_id'], ['warehouse.id'], name=op.f('fk_stock_transfer_to_warehouse_id_warehouse')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_transfer'))
     )
+    op.create_table('stock_share',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('shop_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('sku_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('percent', sa.Integer(), nullable=False),
+    sa.Column('starts_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=False),
+    sa.Column('phase', sa.String(length=12), nullable=False),
+    sa.Column('actor', sa.String(length=64), nullable=False),
+    sa.Column('created_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('percent > 0 AND percent <= 100', name=op.f('ck_stock_share_percent_range')),
+    sa.ForeignKeyConstraint(['shop_id'], ['shop.id'], name=op.f('fk_stock_share_shop_id_shop')),
+    sa.ForeignKeyConstraint(['sku_id'], ['sku.id'], name=op.f('fk_stock_share_sku_id_sku')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stock_share'))
+    )
+    with op.batch_alter_table('stock_share', schema=None) as batch_op:
+        batch_op.create_index('ix_stock_share_ends', ['ends_at'], unique=False)
+
+    op.create_table('stock_sync_state',
+    sa.Column('shop_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('platform_sku', sa.String(length=64), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('synced_at', orderhub.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['shop_id'], ['shop.id'], name=op.f('fk_stock_sync_state_shop_id_shop')),
+    sa.PrimaryKeyConstraint('shop_id', 'platform_sku', name=op.f('pk_stock_sync_state'))
+    )
     op.create_table('warehouse_stock',
     sa.Column('sku_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('warehouse_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -147,6 +177,11 @@ def downgrade() -> None:
         batch_op.drop_column('is_bundle')
 
     op.drop_table('warehouse_stock')
+    op.drop_table('stock_sync_state')
+    with op.batch_alter_table('stock_share', schema=None) as batch_op:
+        batch_op.drop_index('ix_stock_share_ends')
+
+    op.drop_table('stock_share')
     op.drop_table('stock_transfer')
     with op.batch_alter_table('stock_reservation', schema=None) as batch_op:
         batch_op.drop_index('ix_stock_reservation_state_expires')
