@@ -33,6 +33,7 @@ from orderhub.orders.status import OrderStatus
 from orderhub.runtime import Runtime
 from orderhub.simulators.live import LiveFeed
 from orderhub.simulators.platforms import RunningSimulator, SimulatorState, start_platform_simulator
+from orderhub.simulators.statements import seed_demo_statements
 from orderhub.worker import worker_jobs
 
 WAREHOUSES = [
@@ -205,6 +206,7 @@ def seed_demo(runtime: Runtime, *, orders: int, progress: Console, seed: int = 2
             at = now - timedelta(minutes=rng.randint(5, 7 * 24 * 60))
             _demo_order(runtime, rng, skus, number, at, rng.choices(statuses, weights)[0])
             bar.advance(task)
+    seed_demo_statements(runtime, rng)
     return orders
 
 

@@ -27,6 +27,11 @@ class Permission(StrEnum):
     CHANNELS_REPLAY = "channels.replay"
     USERS_MANAGE = "users.manage"
     TOKENS_OWN = "tokens.own"
+    # Reconciliation: read statements, discrepancies, settlements and reports; assign and resolve
+    # discrepancies; import statements and run reconciliation.
+    FINANCE_READ = "finance.read"
+    FINANCE_RESOLVE = "finance.resolve"
+    FINANCE_IMPORT = "finance.import"
     # Stock: read balances and ledgers; move stock (receipts, adjustments, counts, transfers, safety
     # stock); create SKUs and warehouses.
     INVENTORY_READ = "inventory.read"
@@ -45,8 +50,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.CHANNELS_REPLAY}),
     Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION, P.INVENTORY_ADJUST}),
-    Role.FINANCE: frozenset(_READ),
-    Role.VIEWER: frozenset(_READ),
+    Role.FINANCE: frozenset(_READ | {P.FINANCE_READ, P.FINANCE_RESOLVE, P.FINANCE_IMPORT}),
+    Role.VIEWER: frozenset(_READ | {P.FINANCE_READ}),
 }
 
 ROLE_LABELS_ZH = {

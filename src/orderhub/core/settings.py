@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,11 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///orderhub.db"
     timezone: str = "Asia/Shanghai"
     rules_file: Path | None = None
+    # Finance rules (matching windows, fee rates, discrepancy owners); None: finance/rules/default.yaml.
+    finance_rules_file: Path | None = None
+    # A platform settlement batch whose payout differs from what its orders should bring by more than
+    # this share is flagged (0.005 = ±0.5 %).
+    settlement_tolerance: Decimal = Field(default=Decimal("0.005"), ge=0, le=1)
     # An unpaid order holds its stock this long; then the worker gives it back to sale.
     reservation_ttl_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
     # Orders paying more than this (fen) need an ops supervisor's approval before `approved`.

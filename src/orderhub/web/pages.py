@@ -12,6 +12,7 @@ from orderhub.auth.deps import require_console
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.channels import pages as channels_pages
+from orderhub.finance import pages as finance_pages
 from orderhub.inventory import pages as inventory_pages
 from orderhub.orders import pages as orders_pages
 from orderhub.web.htmx import HOME_PATH, environments
@@ -30,4 +31,5 @@ def install_console(app: FastAPI) -> None:
     app.include_router(auth_pages.router)
     app.include_router(orders_pages.router)
     app.include_router(channels_pages.router)
+    app.include_router(finance_pages.router)
     app.include_router(inventory_pages.router)

@@ -1,0 +1,1 @@
+"""Finance: statement import, reconciliation, the discrepancy pool, settlements, reversals, reports."""
