@@ -13,6 +13,7 @@ from orderhub.channels.api import router as channels_router
 from orderhub.channels.api import writebacks as writebacks_router
 from orderhub.core.http import InputGuardMiddleware, RequestLogMiddleware, install_error_handlers
 from orderhub.finance.api import router as finance_router
+from orderhub.fulfillment.api import router as fulfillment_router
 from orderhub.inventory.api import router as inventory_router
 from orderhub.orders.api import router as orders_router
 from orderhub.runtime import Runtime
@@ -37,6 +38,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(channels_router)
     app.include_router(writebacks_router)
     app.include_router(inventory_router)
+    app.include_router(fulfillment_router)
     app.include_router(finance_router)
     install_console(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -30,6 +30,10 @@ simulate_app = typer.Typer(help="Local simulators of the platforms, with fault i
 app.add_typer(channels_app, name="channels")
 app.add_typer(deadletters_app, name="deadletters")
 app.add_typer(simulate_app, name="simulate")
+inventory_app = typer.Typer(help="Stock: receipts and the ledger check.", no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+routing_app = typer.Typer(help="Routing (分单): check a routing tables file, dry-run an order.", no_args_is_help=True)
+app.add_typer(routing_app, name="routing")
 statements_app = typer.Typer(help="Payment, bank, settlement and POS statements (对账单).", no_args_is_help=True)
 app.add_typer(statements_app, name="statements")
 finance_app = typer.Typer(help="Finance reports and exports (Excel, PDF).", no_args_is_help=True)
@@ -420,6 +424,44 @@ def _instant(text: str) -> datetime:
     return value
 
 
+@inventory_app.command("verify")
+def inventory_verify() -> None:
+    """Recompute every stock balance from the ledger and the live reservations; exit 1 if any differs."""
+    from orderhub.inventory import service as inventory
+
+    with _runtime().reading() as session:
+        mismatches = inventory.verify(session)
+    if not mismatches:
+        console.print("库存与台账一致 / every balance equals the ledger")
+        return
+    for mismatch in mismatches:
+        console.print(f"[red]不一致 mismatch[/red] {mismatch}")
+    raise typer.Exit(code=1)
+
+
+@inventory_app.command("receive")
+def inventory_receive(
+    sku: Annotated[str, typer.Option(help="the SKU code")],
+    warehouse: Annotated[str, typer.Option(help="the warehouse code")],
+    qty: Annotated[int, typer.Option(help="units received")],
+    key: Annotated[str, typer.Option(help="idempotency key (e.g. the delivery note number)")],
+    reason: Annotated[str, typer.Option(help="why")] = "采购入库",
+) -> None:
+    """Put received goods on hand; the same key again changes nothing."""
+    from orderhub.core.actor import Actor
+    from orderhub.core.errors import OrderHubError
+    from orderhub.inventory import service as inventory
+
+    try:
+        change = inventory.receive(_runtime().uow(), sku=sku, warehouse=warehouse, qty=qty, idempotency_key=key,
+                                   reason=reason, actor=Actor("cli", "cli"))
+    except OrderHubError as exc:
+        raise _fail(exc) from exc
+    seen = "（重复提交，未再入库）/ replayed, nothing changed" if change.replayed else ""
+    console.print(f"{change.sku}@{change.warehouse}: 现有 on hand {change.on_hand}, 可用 available "
+                  f"{change.available} {seen}")
+
+
 @bench_app.command("reservations")
 def bench_reservations(
     clients: Annotated[int, typer.Option(help="concurrent clients, one connection each")] = 32,
@@ -437,6 +479,29 @@ def bench_reservations(
                                   attempts=attempts, output=output, console=console)
     except OrderHubError as exc:
         raise _fail(exc) from exc
+
+
+@bench_app.command("routing")
+def bench_routing(
+    orders: Annotated[int, typer.Option(help="approved orders to route")] = 100_000,
+    output: Annotated[str, typer.Option(help="markdown file to append results to")] = "docs/benchmarks.md",
+) -> None:
+    """Routing (分单) of approved orders over 10 warehouses on PostgreSQL, orders/s (use an empty database)."""
+    from orderhub.benchmarks.routing import run_routing_benchmark
+    from orderhub.core.errors import OrderHubError
+
+    try:
+        run_routing_benchmark(get_settings(), orders=orders, output=output, console=console)
+    except OrderHubError as exc:
+        raise _fail(exc) from exc
+
+
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=get_settings().zone)
+    return value
+
 
 
 @channels_app.command("backfill")
@@ -590,6 +655,75 @@ def simulate_platforms(
     finally:
         if feed:
             feed.stop()
+
+
+@routing_app.command("check")
+def routing_check(
+    file: Annotated[Path | None, typer.Argument(help="routing tables (default: ORDERHUB_ROUTING_FILE, else built in)")]
+    = None,
+    order: Annotated[str | None, typer.Option("--order", help="show the decision for this order, applying nothing")]
+    = None,
+) -> None:
+    """Validate a routing tables file; with --order, print the decision it would make for that order now."""
+    from rich.markup import escape
+
+    from orderhub.core.errors import OrderHubError
+    from orderhub.core.money import fen_to_yuan
+    from orderhub.fulfillment import service as fulfillment
+    from orderhub.fulfillment.tables import RoutingTablesError, load_tables
+    from orderhub.orders import service as orders
+
+    try:
+        tables = load_tables(file or get_settings().routing_file)
+    except RoutingTablesError as exc:
+        console.print(f"[red]{escape(exc.title)}[/red]: {escape(str(exc.path))}")
+        for problem in exc.problems:
+            console.print(f"  - {escape(problem)}")
+        raise typer.Exit(code=1) from None
+    console.print(f"ok: {escape(tables.source)} ({tables.fingerprint}) — {len(tables.carriers)} 快递 carriers, "
+                  f"{len(tables.eta)} 仓库 warehouses with their own rows, {len(tables.rules)} 规则 rules")
+    if order is None:
+        return
+    runtime = _runtime()
+    with runtime.reading() as session:
+        try:
+            status = orders.get_order(session, order).status
+            decision = fulfillment.preview(session, order_no=order, tables=tables, now=runtime.clock.now())
+        except OrderHubError as exc:
+            raise _fail(exc) from exc
+    if status != "approved":
+        console.print(f"[yellow]订单当前为 {status}，只有已审订单会被分仓 / the order is {status}; "
+                      "only approved orders are routed — this is what would happen if it were approved[/yellow]")
+    outcome = decision.outcome.value + (f" ({decision.reason.value})" if decision.reason else "")
+    console.print(f"{escape(order)} → {escape(decision.province)} {escape(decision.city)}, "
+                  f"{decision.weight_g} g: [bold]{outcome}[/bold]")
+    if decision.shortages:
+        console.print("合计缺货 / short in all warehouses together: " + ", ".join(
+            f"{s.sku} {s.have}/{s.need}" for s in decision.shortages))
+    parcels = Table("仓库 warehouse", "快递 carrier", "商品 items", "重量 g", "时效 h", "运费 ¥")
+    for parcel in decision.parcels:
+        parcels.add_row(parcel.warehouse, parcel.carrier, ", ".join(f"{sku}×{qty}" for sku, qty in parcel.lines),
+                        str(parcel.weight_g), str(parcel.eta_hours), fen_to_yuan(parcel.cost_fen))
+    if decision.parcels:
+        console.print(parcels)
+    why = Table("仓库 warehouse", "结论 verdict", "时效 h", "运费 ¥", "快递 carrier", "说明 detail")
+    for item in decision.warehouses:
+        detail = ", ".join(f"缺 short {s.sku} {s.have}/{s.need}" for s in item.shortages)
+        if item.until:
+            detail = f"until {item.until:%Y-%m-%d %H:%M} UTC"
+        why.add_row(f"{item.code} {item.name}", item.verdict.value, str(item.eta_hours or "-"),
+                    fen_to_yuan(item.cost_fen) if item.cost_fen is not None else "-", item.carrier or "-",
+                    escape(detail))
+    console.print(why)
+    for title, options in [*((f"快递 carrier ({p.warehouse})", p.carriers) for p in decision.parcels),
+                           *([("快递 carrier (no one left)", decision.carriers)] if decision.carriers else [])]:
+        carriers = Table(title, "结论 verdict", "时效 h", "运费 ¥", "规则 rule")
+        for option in options:
+            carriers.add_row(option.code, option.verdict.value, str(option.eta_hours or "-"),
+                             fen_to_yuan(option.cost_fen) if option.cost_fen is not None else "-",
+                             escape(option.rule or ""))
+        console.print(carriers)
+
 
 
 @statements_app.command("import")

@@ -16,6 +16,7 @@ from orderhub.finance.model import (
     StatementFile,
     StatementLine,
 )
+from orderhub.fulfillment.model import RoutingDecision, Shipment, ShipmentLine, SlaResult, WarehouseBreaker
 from orderhub.inventory.model import (
     LedgerEntry,
     Reservation,
@@ -53,10 +54,14 @@ __all__ = [
     "ReceivableAdjustment",
     "ReconRun",
     "Reservation",
+    "RoutingDecision",
+    "Shipment",
+    "ShipmentLine",
     "Shop",
     "Sku",
     "SkuComponent",
     "SkuStock",
+    "SlaResult",
     "StatementFile",
     "StatementLine",
     "StockOperation",
@@ -65,6 +70,7 @@ __all__ = [
     "Transfer",
     "User",
     "Warehouse",
+    "WarehouseBreaker",
     "WarehouseStock",
     "metadata",
 ]

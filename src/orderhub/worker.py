@@ -8,6 +8,7 @@ from orderhub.channels import health, jobs, writeback
 from orderhub.core.actor import Actor
 from orderhub.core.jobs import PeriodicJob
 from orderhub.finance import jobs as finance_jobs
+from orderhub.fulfillment import jobs as fulfillment_jobs
 from orderhub.inventory import service as inventory
 from orderhub.inventory import sync as stock_sync
 from orderhub.runtime import Runtime
@@ -28,6 +29,9 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
         PeriodicJob("inventory.release_expired", timedelta(seconds=30),
                     lambda: inventory.release_expired(runtime.uow(), actor=Actor("worker", "worker"))),
         PeriodicJob("inventory.sync_stock", timedelta(seconds=5), lambda: stock_sync.sync_stock(runtime.uow())),
+        # Approved orders, batch by batch (FOR UPDATE SKIP LOCKED claims): workers never route one order twice.
+        PeriodicJob("fulfillment.route", timedelta(seconds=10),
+                    lambda: fulfillment_jobs.route_approved_orders(runtime)),
         PeriodicJob("finance.reconcile", timedelta(hours=1), lambda: finance_jobs.reconcile_recent(runtime)),
         PeriodicJob("finance.reversals", timedelta(minutes=5), lambda: finance_jobs.reversals(runtime)),
         PeriodicJob("finance.escalate", timedelta(minutes=10), lambda: finance_jobs.escalate(runtime)),

@@ -27,6 +27,9 @@ class Permission(StrEnum):
     CHANNELS_REPLAY = "channels.replay"
     USERS_MANAGE = "users.manage"
     TOKENS_OWN = "tokens.own"
+    # Route an approved order now (the worker routes them anyway); record a warehouse's SLA results.
+    ORDERS_ROUTE = "orders.route"
+    FULFILLMENT_SLA = "fulfillment.sla"
     # Reconciliation: read statements, discrepancies, settlements and reports; assign and resolve
     # discrepancies; import statements and run reconciliation.
     FINANCE_READ = "finance.read"
@@ -45,11 +48,11 @@ _READ = {P.ORDERS_READ, P.SHOPS_READ, P.CHANNELS_READ, P.INVENTORY_READ, P.TOKEN
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPS_SUPERVISOR: frozenset(
-        _READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.ORDERS_APPROVE_LARGE, P.CHANNELS_REPLAY, P.INVENTORY_ADJUST,
-                 P.CATALOG_MANAGE}
+        _READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.ORDERS_APPROVE_LARGE, P.CHANNELS_REPLAY, P.ORDERS_ROUTE,
+                 P.FULFILLMENT_SLA, P.INVENTORY_ADJUST, P.CATALOG_MANAGE}
     ),
-    Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.CHANNELS_REPLAY}),
-    Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION, P.INVENTORY_ADJUST}),
+    Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.CHANNELS_REPLAY, P.ORDERS_ROUTE}),
+    Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION, P.ORDERS_ROUTE, P.FULFILLMENT_SLA, P.INVENTORY_ADJUST}),
     Role.FINANCE: frozenset(_READ | {P.FINANCE_READ, P.FINANCE_RESOLVE, P.FINANCE_IMPORT}),
     Role.VIEWER: frozenset(_READ | {P.FINANCE_READ}),
 }

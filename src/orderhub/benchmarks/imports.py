@@ -28,9 +28,12 @@ from orderhub.channels.importer import BATCH_SIZE, import_file
 from orderhub.channels.ingest import shop_ref
 from orderhub.channels.mapping import load_json, load_mapping
 from orderhub.channels.model import Channel
+from orderhub.core.actor import Actor
 from orderhub.core.db import insert_new_rows
 from orderhub.core.migrate import upgrade
 from orderhub.core.settings import Settings
+from orderhub.inventory import service as inventory
+from orderhub.inventory.model import WarehouseKind
 from orderhub.orders.intake import Intake, order_row
 from orderhub.orders.model import Order, OrderLine
 from orderhub.runtime import Runtime, build_runtime
@@ -70,8 +73,13 @@ def _setup(runtime: Runtime, channel: Channel) -> None:
         if session.scalar(select(func.count()).select_from(Order)):
             raise BenchmarkRefused("the benchmark needs an empty database (point ORDERHUB_DATABASE_URL at a new one)")
     channels.create_shop(runtime.uow(), channel=channel, code=SHOP, name="bench import")
+    # Stock for every open order: the import reserves it as a live merchant's would.
+    inventory.create_warehouse(runtime.uow(), code="BENCH", name="bench", kind=WarehouseKind.OWN, province="浙江省",
+                               city="杭州市")
     for code in SKU_CODES:
         catalog.create_sku(runtime.uow(), code=code, title=f"商品 {code}", list_price_fen=9900)
+        inventory.receive(runtime.uow(), sku=code, warehouse="BENCH", qty=10_000_000, idempotency_key=f"bench-{code}",
+                          actor=Actor("bench", "cli"))
 
 
 def _raw_batches(runtime: Runtime, path: Path, channel: str, count: int) -> Iterator[list[tuple[dict, list[dict]]]]:

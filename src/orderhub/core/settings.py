@@ -17,6 +17,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///orderhub.db"
     timezone: str = "Asia/Shanghai"
     rules_file: Path | None = None
+    # Routing tables (warehouses' carriers, ETAs, rates, carrier rules); None: fulfillment/routing/default.yaml.
+    routing_file: Path | None = None
     # Finance rules (matching windows, fee rates, discrepancy owners); None: finance/rules/default.yaml.
     finance_rules_file: Path | None = None
     # A platform settlement batch whose payout differs from what its orders should bring by more than

@@ -26,7 +26,7 @@ from orderhub.catalog import service as catalog
 from orderhub.catalog.errors import SkuNotFound, UnknownSku
 from orderhub.catalog.model import Sku
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts, one_of
+from orderhub.core.db import UnitOfWork, add_rows, insert_ignoring_conflicts, one_of
 from orderhub.core.outbox import add_event
 from orderhub.inventory.errors import (
     BundleHoldsNoStock,
@@ -168,8 +168,7 @@ class _Movement:
         })
 
     def write(self, session: Session) -> None:
-        if self.rows:
-            session.execute(insert(LedgerEntry.__table__), self.rows)
+        add_rows(session, LedgerEntry.__table__, self.rows)
 
 
 def sellable(row: SkuStock) -> int:
@@ -483,18 +482,28 @@ def _reserve_locked(session: Session, demands: Sequence[Demand], live: dict[int,
     free = {sku_id: row.on_hand - row.reserved for sku_id, row in totals.items()}
     movement = _Movement(actor, at, "订单预占")
     outcome: dict[int, list[Shortage]] = {}
+    fresh: list[dict[str, Any]] = []
     for demand in demands:
         if demand.order_id in live:
             rows = live[demand.order_id]
             for row in rows:
                 if row.state == ACTIVE and row.expires_at != demand.expires_at:
                     row.expires_at, row.updated_at = demand.expires_at, at
-        else:
-            rows = [Reservation(order_id=demand.order_id, reference=demand.reference[:64], sku_id=sku_id, qty=qty,
-                                state=SHORT, created_at=at, updated_at=at)
-                    for sku_id, qty in sorted(needs[demand.order_id].items())]
-            session.add_all(rows)
-        outcome[demand.order_id] = _take(session, rows, free, totals, codes, movement, demand.expires_at, at)
+            outcome[demand.order_id] = _take(session, rows, free, totals, codes, movement, demand.expires_at, at)
+            continue
+        need = sorted(needs[demand.order_id].items())
+        lacking = [Shortage(codes[sku_id], qty, max(0, free.get(sku_id, 0))) for sku_id, qty in need
+                   if free.get(sku_id, 0) < qty]
+        for sku_id, qty in need:
+            fresh.append({"order_id": demand.order_id, "reference": demand.reference[:64], "sku_id": sku_id,
+                          "warehouse_id": None, "qty": qty, "state": SHORT if lacking else ACTIVE,
+                          "expires_at": None if lacking else demand.expires_at, "created_at": at, "updated_at": at})
+            if not lacking:
+                free[sku_id] -= qty
+                totals[sku_id].reserved += qty
+                movement.add(MovementKind.RESERVE, sku_id, reserved=qty, reference=demand.reference)
+        outcome[demand.order_id] = lacking
+    add_rows(session, Reservation.__table__, fresh)
     movement.write(session)
     _changed(session, totals.values(), codes, at)
     return outcome
@@ -632,17 +641,28 @@ def _live_rows(session: Session, order_ids: Collection[int]) -> dict[int, list[R
 
 def ensure_reserved(session: Session, *, order_id: int, at: datetime, actor: Actor) -> bool:
     """Whether the order holds all its stock, after trying again for what it came in short of."""
-    rows = _live_rows(session, [order_id]).get(order_id, [])
-    if not any(row.state == SHORT for row in rows):
-        return True
-    codes = _codes(session, {row.sku_id for row in rows})
+    return order_id not in ensure_reserved_many(session, order_ids=[order_id], at=at, actor=actor)
+
+
+def ensure_reserved_many(session: Session, *, order_ids: Collection[int], at: datetime, actor: Actor) -> set[int]:
+    """The orders among these still short of stock after trying again, first come first served.
+
+    An order holding no reservation at all (its SKUs unknown when it came in) counts as short.
+    """
+    live = _live_rows(session, order_ids)
+    holding_nothing = {order_id for order_id in order_ids if order_id not in live}
+    wanting = {order_id: rows for order_id, rows in live.items() if any(row.state == SHORT for row in rows)}
+    if not wanting:
+        return holding_nothing
+    codes = _codes(session, {row.sku_id for rows in wanting.values() for row in rows})
     totals = _lock_skus(session, set(codes))
     free = {sku_id: row.on_hand - row.reserved for sku_id, row in totals.items()}
     movement = _Movement(actor, at, "订单预占（补占）")
-    lacking = _take(session, rows, free, totals, codes, movement, None, at)
+    short = {order_id for order_id, rows in sorted(wanting.items())
+             if _take(session, rows, free, totals, codes, movement, None, at)}
     movement.write(session)
     _changed(session, totals.values(), codes, at)
-    return not lacking
+    return short | holding_nothing
 
 
 def release_order(session: Session, *, order_id: int, at: datetime, actor: Actor, reason: str) -> int:
@@ -731,58 +751,77 @@ def release_expired(uow: UnitOfWork, *, actor: Actor, limit: int = 200) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def warehouse_stock(session: Session, *, sku_codes: Iterable[str]) -> dict[str, dict[str, int]]:
-    """Per stock SKU code, per warehouse code: units free to assign there (on hand − reserved there)."""
+def warehouse_stock(session: Session, *, sku_codes: Iterable[str], lock: bool = False) -> dict[str, dict[str, int]]:
+    """Per stock SKU code, per warehouse code: units free to assign there (on hand − reserved there).
+
+    With `lock`, the rows stay locked until the caller's transaction ends, so assignments made from
+    what was read here cannot find the units gone (routing a batch).
+    """
     ids = {sku.id: code for code, sku in catalog.skus_by_code(session, set(sku_codes)).items()}
     if not ids:
         return {}
-    rows = session.execute(
-        select(WarehouseStock.sku_id, Warehouse.code, WarehouseStock.on_hand - WarehouseStock.reserved)
-        .join(Warehouse, Warehouse.id == WarehouseStock.warehouse_id)
-        .where(one_of(session, WarehouseStock.sku_id, list(ids)))
-    )
+    query = (select(WarehouseStock.sku_id, Warehouse.code, WarehouseStock.on_hand - WarehouseStock.reserved)
+             .join(Warehouse, Warehouse.id == WarehouseStock.warehouse_id)
+             .where(one_of(session, WarehouseStock.sku_id, list(ids))))
+    if lock:
+        query = query.order_by(WarehouseStock.sku_id, WarehouseStock.warehouse_id).with_for_update(of=WarehouseStock)
     found: dict[str, dict[str, int]] = {}
-    for sku_id, warehouse, free in rows:
+    for sku_id, warehouse, free in session.execute(query):
         found.setdefault(ids[sku_id], {})[warehouse] = free
     return found
 
 
-def assign_reservation(session: Session, *, order_id: int, allocations: Iterable[tuple[str, str, int]],
+Allocation = tuple[str, str, int]  # (stock SKU code, warehouse code, qty)
+
+
+def assign_reservation(session: Session, *, order_id: int, allocations: Iterable[Allocation],
                        at: datetime, actor: Actor) -> None:
-    """Move the order's central reservation onto warehouses: (stock SKU code, warehouse code, qty).
+    """Move the order's central reservation onto warehouses; see `assign_reservations`."""
+    assign_reservations(session, [(order_id, list(allocations))], at=at, actor=actor)
+
+
+def assign_reservations(session: Session, plans: Sequence[tuple[int, Sequence[Allocation]]], *, at: datetime,
+                        actor: Actor) -> None:
+    """Move orders' central reservations onto the warehouses routing chose, all in a few statements.
 
     Raises InsufficientStock when a warehouse no longer has the units free (another order took them
-    since routing read the stock), or when the order does not hold what it asks to assign.
+    since routing read the stock without `lock`), or when an order does not hold what it asks to assign.
     """
-    wanted = [(sku, warehouse, qty) for sku, warehouse, qty in allocations if qty > 0]
-    skus = {code: sku.id for code, sku in catalog.skus_by_code(session, {sku for sku, _, _ in wanted}).items()}
+    wanted = {order_id: [(sku, site, qty) for sku, site, qty in allocations if qty > 0]
+              for order_id, allocations in plans}
+    skus = {code: sku.id for code, sku in
+            catalog.skus_by_code(session, {sku for chosen in wanted.values() for sku, _, _ in chosen}).items()}
     sites = {w.code: w.id for w in list_warehouses(session)}
-    for sku, warehouse, _ in wanted:
+    for sku, site, _ in (allocation for chosen in wanted.values() for allocation in chosen):
         if sku not in skus:
             raise UnknownSku(f"unknown SKU {sku} / 商品编码 {sku} 不存在")
-        if warehouse not in sites:
-            raise UnknownWarehouse(warehouse)
-    rows = [row for row in _live_rows(session, [order_id]).get(order_id, [])
-            if row.state == ACTIVE and row.warehouse_id is None]
-    held: dict[int, list[Reservation]] = {}
-    for row in rows:
-        held.setdefault(row.sku_id, []).append(row)
-    lacking = [Shortage(sku, qty, sum(r.qty for r in held.get(skus[sku], [])))
-               for sku, qty in _sum_by_sku(wanted).items() if sum(r.qty for r in held.get(skus[sku], [])) < qty]
+        if site not in sites:
+            raise UnknownWarehouse(site)
+    live = _live_rows(session, list(wanted))
+    held: dict[int, dict[int, list[Reservation]]] = {}
+    for order_id, rows in live.items():
+        for row in rows:
+            if row.state == ACTIVE and row.warehouse_id is None:
+                held.setdefault(order_id, {}).setdefault(row.sku_id, []).append(row)
+    lacking = [Shortage(sku, qty, have) for order_id, chosen in wanted.items()
+               for sku, qty in _sum_by_sku(chosen).items()
+               if (have := sum(r.qty for r in held.get(order_id, {}).get(skus[sku], []))) < qty]
     if lacking:
         raise InsufficientStock(lacking)
-    pairs = {(skus[sku], sites[warehouse]) for sku, warehouse, _ in wanted}
-    places = _lock_places(session, pairs, create=True)
+    places = _lock_places(session, {(skus[sku], sites[site]) for chosen in wanted.values() for sku, site, _ in chosen},
+                          create=True)
     movement = _Movement(actor, at, "分仓占用")
     short = []
-    for sku, warehouse, qty in sorted(wanted):
-        place = places[(skus[sku], sites[warehouse])]
-        if place.on_hand - place.reserved < qty:
-            short.append(Shortage(sku, qty, max(0, place.on_hand - place.reserved), warehouse))
-            continue
-        place.reserved += qty
-        movement.add(MovementKind.ASSIGN, skus[sku], sites[warehouse], reserved=qty, reference=rows[0].reference)
-        _split_off(session, held[skus[sku]], qty, sites[warehouse], at)
+    for order_id, chosen in wanted.items():
+        for sku, site, qty in sorted(chosen):
+            place = places[(skus[sku], sites[site])]
+            if place.on_hand - place.reserved < qty:
+                short.append(Shortage(sku, qty, max(0, place.on_hand - place.reserved), site))
+                continue
+            place.reserved += qty
+            rows = held[order_id][skus[sku]]
+            movement.add(MovementKind.ASSIGN, skus[sku], sites[site], reserved=qty, reference=rows[0].reference)
+            _split_off(session, rows, qty, sites[site], at)
     if short:
         raise InsufficientStock(short)
     movement.write(session)

@@ -43,6 +43,8 @@ def follow(session: Session, order: Order, previous: str, *, at: datetime, actor
     status = S(order.status)
     if status.value == previous or status is S.PENDING_PAYMENT:
         return
+    if status in HOLDING and previous in HOLDING and previous != S.PENDING_PAYMENT:
+        return  # paid and holding already (approved → allocated, un-approving): nothing changes
     if status in HOLDING:
         lines = [(line.sku, line.qty) for line in order.lines]
         inventory.hold(session, [inventory.Demand(order.id, order.order_no, lines)], at=at, actor=actor)

@@ -1,0 +1,60 @@
+"""The routing REST API: route an order now, read its decision, record warehouse SLA results."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from orderhub.auth.deps import RuntimeDep, require
+from orderhub.auth.permissions import Permission
+from orderhub.auth.service import Principal
+from orderhub.core.clock import ensure_utc
+from orderhub.core.errors import InvalidInput
+from orderhub.fulfillment import service
+from orderhub.fulfillment.schemas import BreakerOut, RoutingOut, SlaIn
+from orderhub.fulfillment.tables import tables_at
+
+router = APIRouter(prefix="/api/v1", tags=["fulfillment"])
+
+Reader = Annotated[Principal, Depends(require(Permission.ORDERS_READ))]
+Router = Annotated[Principal, Depends(require(Permission.ORDERS_ROUTE))]
+SlaRecorder = Annotated[Principal, Depends(require(Permission.FULFILLMENT_SLA))]
+WarehouseCode = Annotated[str, Path(max_length=32)]
+
+
+@router.post("/orders/{order_no}/route", response_model=RoutingOut)
+def route_order(order_no: str, runtime: RuntimeDep, principal: Router) -> RoutingOut:
+    """Route an approved order now; the answer says where it goes, or why it cannot go yet."""
+    service.route_order(runtime.uow(), order_no=order_no, tables=tables_at(runtime.settings.routing_file),
+                        actor=principal.actor("api"))
+    with runtime.reading() as session:
+        return RoutingOut.of(service.order_routing(session, order_no))
+
+
+@router.get("/orders/{order_no}/routing", response_model=RoutingOut)
+def get_routing(order_no: str, runtime: RuntimeDep, _: Reader) -> RoutingOut:
+    """The order's latest routing decision with its reasons, and its planned parcels."""
+    with runtime.reading() as session:
+        return RoutingOut.of(service.order_routing(session, order_no))
+
+
+@router.get("/fulfillment/breakers", response_model=list[BreakerOut])
+def list_breakers(runtime: RuntimeDep, _: Reader) -> list[BreakerOut]:
+    """Each warehouse's SLA circuit breaker: closed, open (out of routing until) or half-open."""
+    with runtime.reading() as session:
+        return [BreakerOut.of(view) for view in service.breaker_views(session, now=runtime.clock.now())]
+
+
+@router.post("/fulfillment/warehouses/{code}/sla", response_model=BreakerOut)
+def record_sla(code: WarehouseCode, body: SlaIn, runtime: RuntimeDep, principal: SlaRecorder) -> BreakerOut:
+    """Record whether one piece of a warehouse's work met its SLA (each reference counts once)."""
+    if body.at is not None and body.at.tzinfo is None:
+        raise InvalidInput("at needs a UTC offset, e.g. 2026-11-20T10:00:00+08:00 / at 需要带时区",
+                           details=[{"field": "at", "rule": "datetime.offset_required", "message": "offset required"}])
+    view = service.record_sla_result(
+        runtime.uow(), warehouse=code, breached=body.breached, reference=body.reference,
+        at=ensure_utc(body.at) if body.at else runtime.clock.now(), tables=tables_at(runtime.settings.routing_file),
+        actor=principal.actor("api"),
+    )
+    return BreakerOut.of(view)

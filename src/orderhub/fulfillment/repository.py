@@ -1,0 +1,156 @@
+"""Named queries and locks of routing.
+
+Claiming orders reads `sales_order` directly: the claim must select and lock the rows in one
+statement (`FOR UPDATE SKIP LOCKED`) so that two workers never take the same order, and it must
+skip orders whose last routing attempt asked to wait, which only this domain's table knows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, func, select, tuple_, update
+from sqlalchemy.orm import Session, selectinload
+
+from orderhub.core.db import insert_ignoring_conflicts
+from orderhub.fulfillment.model import RoutingDecision, Shipment, ShipmentStatus, SlaResult, WarehouseBreaker
+from orderhub.orders.errors import OrderNotFound
+from orderhub.orders.model import Order
+from orderhub.orders.status import OrderStatus
+
+
+def lock_order(session: Session, order_no: str) -> Order:
+    """The order with its lines, row-locked until the transaction ends (a second router waits, then sees it)."""
+    order = session.scalar(
+        select(Order).where(Order.order_no == order_no).options(selectinload(Order.lines))
+        .with_for_update(of=Order).execution_options(populate_existing=True)
+    )
+    if order is None:
+        raise OrderNotFound(order_no)
+    return order
+
+
+def claim_approved(session: Session, *, now: datetime, limit: int) -> list[Order]:
+    """Up to `limit` due approved orders, oldest first, with their lines, row-locked (`FOR UPDATE SKIP LOCKED`).
+
+    Due: the last routing attempt did not ask to wait past `now`. Rows another transaction holds are
+    skipped. SQLite has no row locks; there a writing transaction holds the whole database, which
+    serialises claims just as well.
+    """
+    waiting = exists().where(RoutingDecision.order_id == Order.id, RoutingDecision.retry_at > now)
+    # Ordered exactly as ix_sales_order_status_created, which the planner can walk for any share of approved.
+    ids = list(session.scalars(
+        select(Order.id).where(Order.status == OrderStatus.APPROVED.value, ~waiting)
+        .order_by(Order.status, Order.created_at, Order.id).limit(limit)
+        .with_for_update(skip_locked=True, of=Order)
+    ))
+    if not ids:
+        return []
+    found = {order.id: order for order in session.scalars(
+        select(Order).where(Order.id.in_(ids)).options(selectinload(Order.lines))
+        .execution_options(populate_existing=True)
+    )}
+    return [found[order_id] for order_id in ids]
+
+
+def claim(session: Session, order_id: int, *, now: datetime) -> Order | None:
+    """The order with its lines, row-locked, if it is still approved and due and no other transaction holds it."""
+    waiting = exists().where(RoutingDecision.order_id == Order.id, RoutingDecision.retry_at > now)
+    return session.scalar(
+        select(Order).where(Order.id == order_id, Order.status == OrderStatus.APPROVED.value, ~waiting)
+        .with_for_update(skip_locked=True, of=Order)
+        .options(selectinload(Order.lines)).execution_options(populate_existing=True)
+    )
+
+
+@dataclass(frozen=True)
+class AttemptsSoFar:
+    last: int = 0
+    last_applied: int = 0
+    last_reason: str | None = None
+
+
+def attempts_so_far(session: Session, order_ids: Collection[int]) -> dict[int, AttemptsSoFar]:
+    if not order_ids:
+        return {}
+    rows = session.execute(
+        select(RoutingDecision.order_id, func.max(RoutingDecision.attempt),
+               func.max(RoutingDecision.attempt).filter(RoutingDecision.applied.is_(True)))
+        .where(RoutingDecision.order_id.in_(order_ids)).group_by(RoutingDecision.order_id)
+    ).all()
+    last_pairs = [(order_id, last) for order_id, last, _ in rows]
+    reasons = dict(session.execute(
+        select(RoutingDecision.order_id, RoutingDecision.reason)
+        .where(tuple_(RoutingDecision.order_id, RoutingDecision.attempt).in_(last_pairs))
+    ).all()) if last_pairs else {}
+    return {order_id: AttemptsSoFar(last or 0, applied or 0, reasons.get(order_id))
+            for order_id, last, applied in rows}
+
+
+def decisions(session: Session, order_id: int) -> list[RoutingDecision]:
+    """An order's routing attempts, newest first."""
+    return list(session.scalars(
+        select(RoutingDecision).where(RoutingDecision.order_id == order_id).order_by(RoutingDecision.attempt.desc())
+    ))
+
+
+def latest_decision(session: Session, order_id: int) -> RoutingDecision | None:
+    return session.scalar(
+        select(RoutingDecision).where(RoutingDecision.order_id == order_id)
+        .order_by(RoutingDecision.attempt.desc()).limit(1)
+    )
+
+
+def shipments(session: Session, order_id: int, *, status: ShipmentStatus | None = None) -> list[Shipment]:
+    query = select(Shipment).where(Shipment.order_id == order_id).options(selectinload(Shipment.lines))
+    if status is not None:
+        query = query.where(Shipment.status == status.value)
+    return list(session.scalars(query.order_by(Shipment.id)))
+
+
+def with_planned_shipments(session: Session, order_ids: Collection[int]) -> set[int]:
+    return set(session.scalars(
+        select(Shipment.order_id).where(Shipment.order_id.in_(order_ids),
+                                        Shipment.status == ShipmentStatus.PLANNED.value).distinct()
+    ))
+
+
+def cancel_planned(session: Session, order_id: int, at: datetime) -> int:
+    return session.execute(
+        update(Shipment).where(Shipment.order_id == order_id, Shipment.status == ShipmentStatus.PLANNED.value)
+        .values(status=ShipmentStatus.CANCELLED.value, updated_at=at)
+    ).rowcount
+
+
+def breakers(session: Session) -> dict[str, WarehouseBreaker]:
+    return {row.warehouse_code: row for row in session.scalars(select(WarehouseBreaker))}
+
+
+def lock_breaker(session: Session, warehouse_code: str, at: datetime) -> WarehouseBreaker:
+    """The warehouse's breaker row, created on first use and row-locked: results are counted one at a time."""
+    session.execute(insert_ignoring_conflicts(session, WarehouseBreaker.__table__).values(
+        warehouse_code=warehouse_code, consecutive_breaches=0, half_open=False, trips=0, updated_at=at))
+    breaker = session.scalar(
+        select(WarehouseBreaker).where(WarehouseBreaker.warehouse_code == warehouse_code)
+        .with_for_update().execution_options(populate_existing=True)
+    )
+    assert breaker is not None
+    return breaker
+
+
+def add_sla_result(session: Session, *, warehouse_code: str, reference: str, breached: bool, at: datetime,
+                   recorded_at: datetime, actor: str) -> bool:
+    """Store the result; False when this warehouse's `reference` was recorded before (it counts once)."""
+    inserted = session.scalar(insert_ignoring_conflicts(session, SlaResult.__table__).values(
+        warehouse_code=warehouse_code, reference=reference, breached=breached, at=at, recorded_at=recorded_at,
+        actor=actor).returning(SlaResult.id))
+    return inserted is not None
+
+
+def recent_breaches(session: Session, warehouse_code: str, limit: int) -> list[str]:
+    return list(session.scalars(
+        select(SlaResult.reference).where(SlaResult.warehouse_code == warehouse_code, SlaResult.breached.is_(True))
+        .order_by(SlaResult.at.desc(), SlaResult.id.desc()).limit(limit)
+    ))

@@ -1,0 +1,184 @@
+"""Request and response models of the routing API (money as two-place yuan strings at this edge)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orderhub.core.money import fen_to_yuan
+from orderhub.fulfillment.model import RoutingDecision, Shipment
+from orderhub.fulfillment.service import BreakerView, OrderRouting
+
+
+def _yuan(fen: int | None) -> str | None:
+    return None if fen is None else fen_to_yuan(fen)
+
+
+class CarrierOptionOut(BaseModel):
+    carrier: str
+    carrier_name: str
+    verdict: str
+    eta_hours: int | None
+    cost: str | None
+    rule: str | None
+
+
+class ShortageOut(BaseModel):
+    sku: str
+    need: int
+    have: int
+
+
+class LineOut(BaseModel):
+    sku: str
+    qty: int
+
+
+class ParcelOut(BaseModel):
+    warehouse: str
+    warehouse_name: str
+    carrier: str
+    carrier_name: str
+    lines: list[LineOut]
+    weight_g: int
+    eta_hours: int
+    cost: str
+    carriers: list[CarrierOptionOut]
+
+
+class WarehouseOut(BaseModel):
+    warehouse: str
+    name: str
+    verdict: str
+    eta_hours: int | None
+    cost: str | None
+    carrier: str | None
+    shortages: list[ShortageOut]
+    carriers: list[CarrierOptionOut]
+    until: datetime | None
+
+
+class AlternativeOut(BaseModel):
+    warehouses: list[str]
+    eta_hours: int
+    cost: str
+
+
+class DecisionOut(BaseModel):
+    attempt: int
+    decided_at: datetime
+    outcome: str
+    reason: str | None
+    # False: out of stock because inventory could not reserve the order's stock centrally.
+    reserved: bool
+    applied: bool
+    province: str
+    city: str
+    weight_g: int
+    eta_hours: int | None
+    cost: str | None
+    parcels: list[ParcelOut]
+    warehouses: list[WarehouseOut]
+    shortages: list[ShortageOut]
+    alternatives: list[AlternativeOut]
+    carriers: list[CarrierOptionOut]
+    tables: str
+    actor: str
+    source: str
+    retry_at: datetime | None
+
+    @classmethod
+    def of(cls, row: RoutingDecision) -> DecisionOut:
+        reasons = row.reasons
+        names: dict[str, str] = reasons["names"]["warehouses"]
+        carriers: dict[str, list[str]] = reasons["names"]["carriers"]
+
+        def carrier_name(code: str) -> str:
+            return carriers[code][0] if code in carriers else code
+
+        def options(items: list[dict[str, Any]]) -> list[CarrierOptionOut]:
+            return [CarrierOptionOut(carrier=o["code"], carrier_name=carrier_name(o["code"]), verdict=o["verdict"],
+                                     eta_hours=o["eta_hours"], cost=_yuan(o["cost_fen"]), rule=o["rule"])
+                    for o in items]
+
+        return cls(
+            attempt=row.attempt, decided_at=row.decided_at, outcome=row.outcome, reason=row.reason,
+            reserved=reasons.get("reserved", True), applied=row.applied, province=row.province, city=row.city,
+            weight_g=row.weight_g,
+            eta_hours=row.eta_hours, cost=_yuan(row.cost_fen),
+            parcels=[ParcelOut(warehouse=p["warehouse"], warehouse_name=names.get(p["warehouse"], p["warehouse"]),
+                               carrier=p["carrier"], carrier_name=carrier_name(p["carrier"]),
+                               lines=[LineOut(**line) for line in p["lines"]], weight_g=p["weight_g"],
+                               eta_hours=p["eta_hours"], cost=fen_to_yuan(p["cost_fen"]),
+                               carriers=options(p["carriers"])) for p in row.parcels],
+            warehouses=[WarehouseOut(warehouse=w["code"], name=w["name"], verdict=w["verdict"],
+                                     eta_hours=w["eta_hours"], cost=_yuan(w["cost_fen"]), carrier=w["carrier"],
+                                     shortages=[ShortageOut(**s) for s in w["shortages"]],
+                                     carriers=options(w["carriers"]), until=w["until"])
+                        for w in reasons["warehouses"]],
+            shortages=[ShortageOut(**s) for s in reasons["shortages"]],
+            alternatives=[AlternativeOut(warehouses=a["warehouses"], eta_hours=a["eta_hours"],
+                                         cost=fen_to_yuan(a["cost_fen"])) for a in reasons["alternatives"]],
+            carriers=options(reasons["carriers"]),
+            tables=row.tables, actor=row.actor, source=row.source, retry_at=row.retry_at,
+        )
+
+
+class ShipmentOut(BaseModel):
+    parcel_no: int
+    warehouse: str
+    carrier: str
+    status: str
+    weight_g: int
+    eta_hours: int
+    estimated_cost: str
+    lines: list[LineOut]
+
+    @classmethod
+    def of(cls, shipment: Shipment) -> ShipmentOut:
+        return cls(parcel_no=shipment.parcel_no, warehouse=shipment.warehouse_code, carrier=shipment.carrier_code,
+                   status=shipment.status, weight_g=shipment.weight_g, eta_hours=shipment.eta_hours,
+                   estimated_cost=fen_to_yuan(shipment.estimated_cost_fen),
+                   lines=[LineOut(sku=line.sku, qty=line.qty) for line in shipment.lines])
+
+
+class RoutingOut(BaseModel):
+    order_no: str
+    status: str
+    attempts: int
+    decision: DecisionOut | None = Field(description="the latest routing decision, with its reasons")
+    shipments: list[ShipmentOut] = Field(description="planned parcels (cancelled ones included)")
+
+    @classmethod
+    def of(cls, routing: OrderRouting) -> RoutingOut:
+        latest = routing.latest
+        return cls(
+            order_no=routing.order.order_no, status=routing.order.status, attempts=len(routing.decisions),
+            decision=DecisionOut.of(latest) if latest else None,
+            shipments=[ShipmentOut.of(s) for s in routing.shipments],
+        )
+
+
+class SlaIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    breached: bool = Field(strict=True)
+    reference: str = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$",
+                           description="what was late or on time, e.g. a shipment or order number; counted once")
+    at: datetime | None = Field(default=None, description="when it happened (with offset); default now")
+
+
+class BreakerOut(BaseModel):
+    warehouse: str
+    name: str
+    state: str
+    consecutive_breaches: int
+    tripped_until: datetime | None
+    trips: int
+
+    @classmethod
+    def of(cls, view: BreakerView) -> BreakerOut:
+        return cls(warehouse=view.warehouse, name=view.name, state=view.state.value,
+                   consecutive_breaches=view.consecutive_breaches, tripped_until=view.tripped_until, trips=view.trips)

@@ -1,0 +1,430 @@
+"""Routing use cases: route approved orders (worker and API), read decisions, record warehouse SLA results.
+
+Routing asks inventory to move the order's reservation onto the chosen warehouses; it never touches
+stock rows. One transaction per order (API) or per batch (worker) stores the decision, assigns the
+stock, plans the shipments and moves the order approved → allocated, or none of it.
+
+An order nothing can ship stays `approved` (缺货: it waits for stock) with its decision stored, and
+the worker tries it again after `routing.retry_after`, doubling up to `routing.retry_max`. An order
+whose receiver province is unknown goes `on_hold` instead: only a person can fix the address.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from orderhub.catalog import service as catalog
+from orderhub.core.actor import Actor
+from orderhub.core.db import UnitOfWork
+from orderhub.core.logging import log
+from orderhub.core.money import fen_to_yuan
+from orderhub.core.outbox import add_event
+from orderhub.fulfillment import regions, repository
+from orderhub.fulfillment.decision import Decision, Request, Site, Unroutable, decide, not_reserved
+from orderhub.fulfillment.errors import OrderNotRoutable, UnknownWarehouse
+from orderhub.fulfillment.model import (
+    BreakerState,
+    RoutingDecision,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+    WarehouseBreaker,
+)
+from orderhub.fulfillment.tables import RoutingTables
+from orderhub.inventory import service as inventory
+from orderhub.inventory.model import Warehouse
+from orderhub.orders import service as orders
+from orderhub.orders.model import Order
+from orderhub.orders.status import OrderStatus
+
+WORKER = Actor("routing", "worker")
+# Another order took the stock a plan counted on: look again this many times before giving up for now.
+BATCH = 100
+# The PostgreSQL advisory lock every routing transaction holds (see `_take_turn`).
+ROUTING_LOCK = zlib.crc32(b"orderhub.fulfillment.routing")
+
+
+# ---------------------------------------------------------------------------------------------
+# Routing
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchReport:
+    claimed: int = 0
+    routed: int = 0
+    unroutable: int = 0
+    held: int = 0
+    # Raised while routed on its own after its batch failed: rolled back, logged, claimed again later.
+    failed: int = 0
+
+    def count(self, row: RoutingDecision, order: Order) -> None:
+        if row.applied:
+            self.routed += 1
+        elif order.status == OrderStatus.ON_HOLD:
+            self.held += 1
+        else:
+            self.unroutable += 1
+
+    def add(self, other: BatchReport) -> None:
+        for name in ("claimed", "routed", "unroutable", "held", "failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def route_order(uow: UnitOfWork, *, order_no: str, tables: RoutingTables, actor: Actor) -> RoutingDecision:
+    """Route one approved order now (the API's "route" button); 409 for an order in any other status."""
+    with uow:
+        _take_turn(uow.session)
+        order = repository.lock_order(uow.session, order_no)
+        if order.status != OrderStatus.APPROVED:
+            raise OrderNotRoutable(order_no, order.status)
+        (row,) = _Batch(uow.session, _Context(uow.session, tables, actor, uow.now()), [order]).route()
+        uow.commit()
+        return row
+
+
+def route_approved_orders(uow: UnitOfWork, *, tables: RoutingTables, actor: Actor = WORKER,
+                          limit: int = BATCH) -> BatchReport:
+    """Route a batch of due approved orders, oldest first, in one transaction (the worker's job).
+
+    The batch is claimed with `FOR UPDATE SKIP LOCKED`, so workers running this at once never take
+    the same order. If the batch fails, it is rolled back and its orders are routed one per
+    transaction, so one bad order is logged and left behind without holding up the others.
+    """
+    report = BatchReport()
+    with uow:
+        _take_turn(uow.session)
+        claimed = repository.claim_approved(uow.session, now=uow.now(), limit=limit)
+        if not claimed:
+            return report
+        try:
+            rows = _Batch(uow.session, _Context(uow.session, tables, actor, uow.now()), claimed).route()
+            uow.commit()
+        except Exception:  # noqa: BLE001 - retried order by order below, where the culprit is logged alone
+            log.exception("routing_batch_failed", orders=len(claimed))
+            rows = []
+    if not rows:
+        return _one_by_one(uow, [order.id for order in claimed], tables=tables, actor=actor)
+    report.claimed = len(claimed)
+    for order, row in zip(claimed, rows, strict=True):
+        report.count(row, order)
+    return report
+
+
+def _one_by_one(uow: UnitOfWork, order_ids: Sequence[int], *, tables: RoutingTables, actor: Actor) -> BatchReport:
+    report = BatchReport()
+    for order_id in order_ids:
+        with uow:
+            _take_turn(uow.session)
+            order = repository.claim(uow.session, order_id, now=uow.now())
+            if order is None:
+                continue
+            report.claimed += 1
+            try:
+                (row,) = _Batch(uow.session, _Context(uow.session, tables, actor, uow.now()), [order]).route()
+                uow.commit()
+            except Exception:  # noqa: BLE001 - one order's failure must not stop the others; logged with traceback
+                log.exception("routing_failed", order_no=order.order_no)
+                report.failed += 1
+                continue
+        report.count(row, order)
+    return report
+
+
+def _take_turn(session: Session) -> None:
+    """Routing transactions take turns on PostgreSQL (SQLite's write lock serialises them anyway).
+
+    A batch assigns stock order by order, so it locks stock rows in no global order; two batches at
+    once could deadlock over best-selling SKUs. Held to the end of the transaction.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ROUTING_LOCK})
+
+
+def preview(session: Session, *, order_no: str, tables: RoutingTables, now: datetime) -> Decision:
+    """The decision routing would make for the order now, changing nothing (the dry run)."""
+    order = orders.get_order(session, order_no)
+    context = _Context(session, tables, Actor("dry-run", "cli"), now)
+    return _Batch(session, context, [order]).decide(order)
+
+
+class _Context:
+    """What routing reads once per transaction: the warehouses as routing sees them, and the catalog it needs."""
+
+    def __init__(self, session: Session, tables: RoutingTables, actor: Actor, now: datetime) -> None:
+        self.tables = tables
+        self.actor = actor
+        self.now = now
+        self.sites = _sites(session, now)
+        self.names = {site.code: site.name for site in self.sites}
+        # Stored with each decision, so it reads as it was decided even after warehouses or carriers are renamed.
+        self.names_json = {"warehouses": self.names,
+                           "carriers": {code: [c.name, c.name_en] for code, c in tables.carriers.items()}}
+
+
+class _Batch:
+    """Routing claimed orders inside the caller's transaction, in two passes.
+
+    First, with the batch's stock rows locked, each order's decision in turn, every order deciding on
+    the stock the ones before it left, and one assignment of them all; then all the rows they write
+    (decisions, shipments, transitions, events), which the ORM sends together at commit. Inventory is
+    only asked to assign: stock rows are its own.
+    """
+
+    def __init__(self, session: Session, context: _Context, batch: Sequence[Order]) -> None:
+        self.session = session
+        self.context = context
+        self.tables = context.tables
+        self.actor = context.actor
+        self.now = context.now
+        self.orders = list(batch)
+        line_skus = {line.sku for order in batch for line in order.lines}
+        self.components = catalog.components(session, line_skus)
+        self.demands = {order.id: self._demand(order) for order in batch}
+        self.parts = {sku for demand in self.demands.values() for sku in demand} | line_skus
+        self.weights = {code: sku.weight_g for code, sku in catalog.skus_by_code(session, self.parts).items()}
+        fresh = inventory.warehouse_stock(session, sku_codes=self.parts)
+        self.stock: dict[str, dict[str, int]] = {sku: dict(by_warehouse) for sku, by_warehouse in fresh.items()}
+        order_ids = [order.id for order in batch]
+        self.attempts = repository.attempts_so_far(session, order_ids)
+        self.planned = repository.with_planned_shipments(session, order_ids)
+
+    def _demand(self, order: Order) -> dict[str, int]:
+        """What leaves the warehouses: bundles expanded into their components."""
+        wanted: dict[str, int] = {}
+        for line in order.lines:
+            for part, qty in self.components.get(line.sku, [(line.sku, 1)]):
+                wanted[part] = wanted.get(part, 0) + qty * line.qty
+        return wanted
+
+    def decide(self, order: Order) -> Decision:
+        request = Request(province=order.receiver_province, city=order.receiver_city,
+                          demand=self.demands[order.id], weights=self.weights,
+                          cod=order.payment_method == "cod", channel=order.channel)
+        return decide(request, self.context.sites, self.stock, self.tables, now=self.now)
+
+    def route(self) -> list[RoutingDecision]:
+        for order in self.orders:
+            if order.id in self.planned:
+                # Routed before and sent back to approved (released): the old plan and its assignment go first.
+                repository.cancel_planned(self.session, order.id, self.now)
+                inventory.release_assignment(self.session, order_id=order.id, at=self.now, actor=self.actor)
+        # Only an order holding its central reservation may take warehouse stock; one that came in short
+        # tries again here and otherwise waits for stock.
+        short = inventory.ensure_reserved_many(self.session, order_ids=[order.id for order in self.orders],
+                                               at=self.now, actor=self.actor)
+        # Locked until commit: what each order decides on stays true until its assignment is written.
+        fresh = inventory.warehouse_stock(self.session, sku_codes=self.parts, lock=True)
+        self.stock = {sku: dict(by_warehouse) for sku, by_warehouse in fresh.items()}
+        decisions, plans = [], []
+        for order in self.orders:
+            decision = self.decide(order)
+            if decision.routed and order.id in short:
+                decision = not_reserved(decision)
+            elif decision.routed:
+                plans.append((order.id, decision.allocations()))
+                for sku, warehouse, qty in decision.allocations():
+                    self.stock[sku][warehouse] -= qty
+            decisions.append(decision)
+        inventory.assign_reservations(self.session, plans, at=self.now, actor=self.actor)
+        # Status moves first: each one reads inventory, and every read sends the session's pending rows ahead of
+        # it. The batch's own rows are added after all of them, so they go out together at commit.
+        for order, decision in zip(self.orders, decisions, strict=True):
+            self._move(order, decision)
+        return [self._write(order, decision) for order, decision in zip(self.orders, decisions, strict=True)]
+
+    def _move(self, order: Order, decision: Decision) -> None:
+        if decision.routed:
+            orders.apply_transition(self.session, order, target=OrderStatus.ALLOCATED,
+                                    reason=self.summary(decision), actor=self.actor, at=self.now)
+        elif decision.reason is Unroutable.PROVINCE_UNKNOWN:
+            # Only a person can fix the address; the order waits on hold, not for a retry.
+            orders.apply_transition(
+                self.session, order, target=OrderStatus.ON_HOLD, actor=self.actor, at=self.now,
+                reason=f"无法分仓：收件省份「{order.receiver_province}」无法识别，请修改地址后释放",
+            )
+
+    def _write(self, order: Order, decision: Decision) -> RoutingDecision:
+        return self._apply(order, decision) if decision.routed else self._record_unroutable(order, decision)
+
+    def _row(self, order: Order, decision: Decision, *, applied: bool, retry_at: datetime | None) -> RoutingDecision:
+        row = RoutingDecision(
+            order_id=order.id, attempt=self.attempts.get(order.id, repository.AttemptsSoFar()).last + 1,
+            decided_at=self.now, outcome=decision.outcome.value,
+            reason=decision.reason.value if decision.reason else None, applied=applied,
+            province=decision.province[:32], city=decision.city[:32], weight_g=decision.weight_g,
+            eta_hours=decision.eta_hours, cost_fen=decision.cost_fen,
+            parcels=[parcel.to_json() for parcel in decision.parcels],
+            reasons={**decision.reasons_json(), "names": self.context.names_json},
+            tables=f"{self.tables.source}@{self.tables.fingerprint}"[:120], actor=self.actor.name[:64],
+            source=self.actor.source, retry_at=retry_at,
+        )
+        self.session.add(row)
+        return row
+
+    def _apply(self, order: Order, decision: Decision) -> RoutingDecision:
+        row = self._row(order, decision, applied=True, retry_at=None)
+        for number, parcel in enumerate(decision.parcels, start=1):
+            self.session.add(Shipment(
+                order_id=order.id, decision=row, parcel_no=number, warehouse_code=parcel.warehouse,
+                carrier_code=parcel.carrier, status=ShipmentStatus.PLANNED.value, weight_g=parcel.weight_g,
+                eta_hours=parcel.eta_hours, estimated_cost_fen=parcel.cost_fen, created_at=self.now,
+                updated_at=self.now, lines=[ShipmentLine(sku=sku, qty=qty) for sku, qty in parcel.lines],
+            ))
+        add_event(self.session, topic="fulfillment.order_routed", key=order.order_no, at=self.now, payload={
+            "order_no": order.order_no,
+            "parcels": [{"warehouse": p.warehouse, "carrier": p.carrier,
+                         "lines": [{"sku": sku, "qty": qty} for sku, qty in p.lines]} for p in decision.parcels],
+        })
+        return row
+
+    def _record_unroutable(self, order: Order, decision: Decision) -> RoutingDecision:
+        assert decision.reason is not None
+        so_far = self.attempts.get(order.id, repository.AttemptsSoFar())
+        hold = decision.reason is Unroutable.PROVINCE_UNKNOWN
+        retry_at = None if hold else self.now + self._backoff(so_far.last - so_far.last_applied + 1)
+        row = self._row(order, decision, applied=False, retry_at=retry_at)
+        if so_far.last_reason != decision.reason.value:
+            # Once per cause, not on every retry: the alerts domain turns it into a 缺货 notice.
+            add_event(self.session, topic="fulfillment.order_unroutable", key=order.order_no, at=self.now, payload={
+                "order_no": order.order_no, "reason": decision.reason.value,
+                "shortages": [s.to_json() for s in decision.shortages],
+            })
+        return row
+
+    def _backoff(self, attempt: int) -> timedelta:
+        return min(self.tables.retry_after * 2 ** (attempt - 1), self.tables.retry_max)
+
+    def summary(self, decision: Decision) -> str:
+        """The timeline's reason: where each parcel goes out and with whom."""
+        parts = [
+            f"{self.context.names.get(p.warehouse, p.warehouse)} · {self._carrier_name(p.carrier)}，"
+            f"预计 {eta_text(p.eta_hours)}，运费 ¥{fen_to_yuan(p.cost_fen)}"
+            for p in decision.parcels
+        ]
+        return ("分仓：" if len(parts) == 1 else f"拆单 {len(parts)} 包：") + "；".join(parts)
+
+    def _carrier_name(self, code: str) -> str:
+        carrier = self.tables.carriers.get(code)
+        return carrier.name if carrier else code
+
+
+def eta_text(hours: int) -> str:
+    """Hours as a person says them: 12 小时, 1 天, 1.5 天."""
+    if hours < 24:
+        return f"{hours} 小时"
+    return f"{hours / 24:g} 天" if hours % 12 == 0 else f"{hours} 小时"
+
+
+def _sites(session: Session, now: datetime) -> list[Site]:
+    breakers = repository.breakers(session)
+    sites = []
+    for warehouse in inventory.list_warehouses(session):
+        breaker = breakers.get(warehouse.code)
+        open_until = breaker.tripped_until if breaker and breaker.state(now) is BreakerState.OPEN else None
+        served = (regions.province(name) for name in warehouse.regions or ())
+        sites.append(Site(
+            code=warehouse.code, name=warehouse.name, kind=warehouse.kind,
+            province=regions.province(warehouse.province) or warehouse.province,
+            serves=frozenset(name for name in served if name), active=warehouse.active, tripped_until=open_until,
+        ))
+    return sites
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderRouting:
+    order: Order
+    decisions: list[RoutingDecision]  # newest first
+    shipments: list[Shipment]
+
+    @property
+    def latest(self) -> RoutingDecision | None:
+        return self.decisions[0] if self.decisions else None
+
+
+def order_routing(session: Session, order_no: str) -> OrderRouting:
+    order = orders.get_order(session, order_no)
+    return OrderRouting(order, repository.decisions(session, order.id), repository.shipments(session, order.id))
+
+
+def latest_decision(session: Session, *, order_id: int) -> RoutingDecision | None:
+    return repository.latest_decision(session, order_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Warehouse SLA and the circuit breaker
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakerView:
+    warehouse: str
+    name: str
+    state: BreakerState
+    consecutive_breaches: int
+    tripped_until: datetime | None
+    trips: int
+
+
+def record_sla_result(uow: UnitOfWork, *, warehouse: str, breached: bool, reference: str, at: datetime,
+                      tables: RoutingTables, actor: Actor = WORKER) -> BreakerView:
+    """Count whether one piece of the warehouse's work met its SLA; `reference` counts once.
+
+    Enough breaches in a row (`circuit_breaker.breaches`) take the warehouse out of routing for
+    `circuit_breaker.open_for`, and its owner is told through the `fulfillment.warehouse_tripped`
+    event. After that it routes again, half-open: the next breach trips it at once, a met SLA closes it.
+    """
+    with uow:
+        session = uow.session
+        found = _warehouse(session, warehouse)
+        breaker = repository.lock_breaker(session, warehouse, uow.now())
+        fresh = repository.add_sla_result(session, warehouse_code=warehouse, reference=reference, breached=breached,
+                                          at=at, recorded_at=uow.now(), actor=actor.name[:64])
+        if fresh and breaker.record(breached=breached, at=at, policy=tables.breaker):
+            assert breaker.tripped_until is not None
+            add_event(session, topic="fulfillment.warehouse_tripped", key=warehouse, at=uow.now(), payload={
+                "warehouse": warehouse, "name": found.name, "owner": found.owner,
+                "breaches": breaker.consecutive_breaches,
+                "references": repository.recent_breaches(session, warehouse, breaker.consecutive_breaches),
+                "until": breaker.tripped_until.isoformat(),
+            })
+            log.warning("warehouse_tripped", warehouse=warehouse, until=breaker.tripped_until.isoformat())
+        uow.commit()
+        return _view(breaker, found.name, uow.now())
+
+
+def breaker_views(session: Session, *, now: datetime) -> list[BreakerView]:
+    """Every warehouse's breaker, closed ones included."""
+    breakers = repository.breakers(session)
+    views = []
+    for warehouse in inventory.list_warehouses(session):
+        breaker = breakers.get(warehouse.code)
+        if breaker is None:
+            views.append(BreakerView(warehouse.code, warehouse.name, BreakerState.CLOSED, 0, None, 0))
+        else:
+            views.append(_view(breaker, warehouse.name, now))
+    return views
+
+
+def _view(breaker: WarehouseBreaker, name: str, now: datetime) -> BreakerView:
+    state = breaker.state(now)
+    return BreakerView(breaker.warehouse_code, name, state, breaker.consecutive_breaches,
+                       breaker.tripped_until if state is BreakerState.OPEN else None, breaker.trips)
+
+
+def _warehouse(session: Session, code: str) -> Warehouse:
+    found = next((w for w in inventory.list_warehouses(session) if w.code == code), None)
+    if found is None:
+        raise UnknownWarehouse(code)
+    return found
