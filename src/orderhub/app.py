@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
+from orderhub.aftersales.api import router as aftersales_router
 from orderhub.channels.api import router as channels_router
 from orderhub.channels.api import writebacks as writebacks_router
 from orderhub.core.http import InputGuardMiddleware, RequestLogMiddleware, install_error_handlers
@@ -40,6 +41,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(inventory_router)
     app.include_router(fulfillment_router)
     app.include_router(finance_router)
+    app.include_router(aftersales_router)
     install_console(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

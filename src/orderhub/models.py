@@ -1,5 +1,6 @@
 """Every domain's tables, imported once so Alembic and the tests see the whole schema."""
 
+from orderhub.aftersales.model import AfterSalesCase, AfterSalesEvent, AfterSalesLine, OrderRefund
 from orderhub.auth.model import ApiToken, ConsoleSession, User
 from orderhub.catalog.model import PlatformSkuMapping, Sku, SkuComponent
 from orderhub.channels.model import ChannelCall, DeadLetter, DeadLetterAction, InboundMessage, PullCursor, Shop
@@ -33,6 +34,9 @@ from orderhub.orders.model import Order, OrderEvent, OrderLine
 metadata = Base.metadata
 
 __all__ = [
+    "AfterSalesCase",
+    "AfterSalesEvent",
+    "AfterSalesLine",
     "ApiToken",
     "ChannelCall",
     "ConsoleSession",
@@ -47,6 +51,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderLine",
+    "OrderRefund",
     "OutboxEvent",
     "PlatformSkuMapping",
     "PullCursor",

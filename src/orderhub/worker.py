@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from orderhub.aftersales import jobs as aftersales_jobs
 from orderhub.channels import health, jobs, writeback
 from orderhub.core.actor import Actor
 from orderhub.core.jobs import PeriodicJob
@@ -35,4 +36,6 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
         PeriodicJob("finance.reconcile", timedelta(hours=1), lambda: finance_jobs.reconcile_recent(runtime)),
         PeriodicJob("finance.reversals", timedelta(minutes=5), lambda: finance_jobs.reversals(runtime)),
         PeriodicJob("finance.escalate", timedelta(minutes=10), lambda: finance_jobs.escalate(runtime)),
+        PeriodicJob("aftersales.finish_restocks", timedelta(minutes=1),
+                    lambda: aftersales_jobs.finish_restocks(runtime)),
     ]

@@ -40,18 +40,23 @@ class Permission(StrEnum):
     INVENTORY_READ = "inventory.read"
     INVENTORY_ADJUST = "inventory.adjust"
     CATALOG_MANAGE = "catalog.manage"
+    # After-sales cases (returns, refunds, exchanges, reships): read them; open, approve, reject, receive,
+    # refund and close them.
+    AFTERSALES_READ = "aftersales.read"
+    AFTERSALES_HANDLE = "aftersales.handle"
 
 
 P = Permission
-_READ = {P.ORDERS_READ, P.SHOPS_READ, P.CHANNELS_READ, P.INVENTORY_READ, P.TOKENS_OWN}
+_READ = {P.ORDERS_READ, P.SHOPS_READ, P.CHANNELS_READ, P.INVENTORY_READ, P.TOKENS_OWN, P.AFTERSALES_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPS_SUPERVISOR: frozenset(
         _READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.ORDERS_APPROVE_LARGE, P.CHANNELS_REPLAY, P.ORDERS_ROUTE,
-                 P.FULFILLMENT_SLA, P.INVENTORY_ADJUST, P.CATALOG_MANAGE}
+                 P.FULFILLMENT_SLA, P.INVENTORY_ADJUST, P.CATALOG_MANAGE, P.AFTERSALES_HANDLE}
     ),
-    Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.CHANNELS_REPLAY, P.ORDERS_ROUTE}),
+    Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.CHANNELS_REPLAY, P.ORDERS_ROUTE,
+                                 P.AFTERSALES_HANDLE}),
     Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION, P.ORDERS_ROUTE, P.FULFILLMENT_SLA, P.INVENTORY_ADJUST}),
     Role.FINANCE: frozenset(_READ | {P.FINANCE_READ, P.FINANCE_RESOLVE, P.FINANCE_IMPORT}),
     Role.VIEWER: frozenset(_READ | {P.FINANCE_READ}),

@@ -6,9 +6,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from orderhub.catalog.model import Sku
 from orderhub.core.money import fen_to_yuan
+from orderhub.core.schemas import Money, Strict
 from orderhub.inventory.model import Warehouse, WarehouseKind
 from orderhub.inventory.service import StockChange
-from orderhub.orders.schemas import Money, Strict
 
 CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 

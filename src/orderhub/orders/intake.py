@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, object_session, selectinload
 
+from orderhub.aftersales import service as aftersales
 from orderhub.catalog import service as catalog
 from orderhub.channels import service as channels
 from orderhub.core.actor import Actor
@@ -440,6 +441,8 @@ def _apply_update(session: Session, order: Order, intake: Intake, actor: Actor, 
     order.raw_payload = draft.raw_payload
     order.content_hash = fingerprint
     order.updated_at = at
+    # A platform refund opens or updates the order's after-sales case, in this transaction.
+    aftersales.follow_channel_refund(session, order, actor=actor, at=at)
     for event, topic in events:
         order.events.add(event)
         session.add(
@@ -494,7 +497,8 @@ def _follow_status(
         if target in order.allowed_targets():
             label = f"{reason}：平台暂停发货" if target is S.ON_HOLD else reason
             events.append((order.transition_to(target, reason=label, by=actor, at=at), "order.status_changed"))
-        elif target is S.REFUNDED and current is not S.ON_HOLD:
+        elif target is S.REFUNDED:
+            # Money given back on the platform is a fact, whatever held the order here (e.g. after-sales).
             events.append((_force(order, target, reason, actor, at), "order.status_changed"))
         elif current is not S.ON_HOLD:
             # The platform cancelled an order already in the warehouse: stop it and tell a person.

@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from orderhub.core.clock import ensure_utc
 from orderhub.core.money import fen_to_yuan, yuan_to_fen
+from orderhub.core.schemas import Money, Strict
 from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
 from orderhub.orders.model import Order, OrderEvent
 from orderhub.orders.status import OrderStatus
-
-_MONEY = re.compile(r"^-?\d{1,10}(\.\d{1,2})?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _money(value: str) -> str:
-    if not _MONEY.match(value.strip()):
-        raise ValueError('money is a yuan string with at most two decimals, e.g. "199.00"')
-    return value.strip()
-
-
-Money = Annotated[str, AfterValidator(_money)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_control_characters(cls, value: object) -> object:
-        # PostgreSQL text cannot hold NUL, and no business field needs control characters.
-        if isinstance(value, str) and _CONTROL.search(value):
-            raise ValueError("control characters are not allowed")
-        return value
 
 
 class ReceiverIn(Strict):

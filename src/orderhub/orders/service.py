@@ -187,35 +187,40 @@ def _record(
 def create_manual_order(uow: UnitOfWork, *, draft: OrderDraft, actor: Actor, policy: OrderPolicy) -> Order:
     """Staff-entered order: refused with every field error at once (422) unless it is clean."""
     with uow:
-        session = uow.session
-        errors, shop = _check_manual(session, draft, policy)
-        if errors or shop is None:
-            raise OrderValidationFailed([error_detail(e) for e in errors])
-        at = uow.now()
-        status = OrderStatus.PAID if draft.paid_at is not None else OrderStatus.PENDING_PAYMENT
-        order = _build_order(
-            session, draft, shop_id=shop.id, order_no=_new_order_no(session, draft, policy, at), status=status, at=at
-        )
-        _record(
-            session,
-            order,
-            OrderEvent(
-                kind="created",
-                at=at,
-                actor=actor.name,
-                source=actor.source,
-                to_status=status.value,
-                reason=draft.source_type,
-            ),
-            topic="order.created",
-            extra={"paid_amount": fen_to_yuan(order.paid_amount_fen)},
-        )
-        session.flush()
-        lines = [(line.sku, line.qty) for line in order.lines]
-        stock.enter(session, [stock.demand(order.id, order.order_no, status, lines, at=at, ttl=policy.reservation_ttl)],
-                    at=at, actor=actor)
+        order = add_manual_order(uow.session, draft=draft, actor=actor, policy=policy, at=uow.now())
         uow.commit()
         return order
+
+
+def add_manual_order(session: Session, *, draft: OrderDraft, actor: Actor, policy: OrderPolicy,
+                     at: datetime) -> Order:
+    """`create_manual_order` inside the caller's transaction (after-sales adds a replacement order to its own)."""
+    errors, shop = _check_manual(session, draft, policy)
+    if errors or shop is None:
+        raise OrderValidationFailed([error_detail(e) for e in errors])
+    status = OrderStatus.PAID if draft.paid_at is not None else OrderStatus.PENDING_PAYMENT
+    order = _build_order(
+        session, draft, shop_id=shop.id, order_no=_new_order_no(session, draft, policy, at), status=status, at=at
+    )
+    _record(
+        session,
+        order,
+        OrderEvent(
+            kind="created",
+            at=at,
+            actor=actor.name,
+            source=actor.source,
+            to_status=status.value,
+            reason=draft.source_type,
+        ),
+        topic="order.created",
+        extra={"paid_amount": fen_to_yuan(order.paid_amount_fen)},
+    )
+    session.flush()
+    lines = [(line.sku, line.qty) for line in order.lines]
+    stock.enter(session, [stock.demand(order.id, order.order_no, status, lines, at=at, ttl=policy.reservation_ttl)],
+                at=at, actor=actor)
+    return order
 
 
 def transition_order(
@@ -306,3 +311,4 @@ def order_timeline(session: Session, order_no: str) -> list[OrderEvent]:
 def order_statuses(session: Session, order_ids: Collection[int]) -> dict[int, OrderStatus]:
     """Other domains ask what state their orders are in (inventory's board: which holds ship today)."""
     return {order_id: OrderStatus(status) for order_id, status in repository.statuses_of(session, order_ids).items()}
+

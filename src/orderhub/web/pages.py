@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import RedirectResponse
 
+from orderhub.aftersales import pages as aftersales_pages
 from orderhub.auth import pages as auth_pages
 from orderhub.auth.deps import require_console
 from orderhub.auth.permissions import Permission
@@ -33,3 +34,4 @@ def install_console(app: FastAPI) -> None:
     app.include_router(channels_pages.router)
     app.include_router(finance_pages.router)
     app.include_router(inventory_pages.router)
+    app.include_router(aftersales_pages.router)

@@ -1,0 +1,34 @@
+"""What every API's request models share: money as a two-place yuan string, and strict input."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+
+_MONEY = re.compile(r"^-?\d{1,10}(\.\d{1,2})?$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _money(value: str) -> str:
+    if not _MONEY.match(value.strip()):
+        raise ValueError('money is a yuan string with at most two decimals, e.g. "199.00"')
+    return value.strip()
+
+
+Money = Annotated[str, AfterValidator(_money)]
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields refused, text stripped, no control characters."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL, and no business field needs control characters.
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise ValueError("control characters are not allowed")
+        return value
