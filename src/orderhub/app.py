@@ -16,6 +16,7 @@ from orderhub.core.http import InputGuardMiddleware, RequestLogMiddleware, insta
 from orderhub.finance.api import router as finance_router
 from orderhub.fulfillment.api import router as fulfillment_router
 from orderhub.inventory.api import router as inventory_router
+from orderhub.logistics.api import router as logistics_router
 from orderhub.orders.api import router as orders_router
 from orderhub.runtime import Runtime
 from orderhub.web.pages import install_console
@@ -41,6 +42,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(inventory_router)
     app.include_router(fulfillment_router)
     app.include_router(finance_router)
+    app.include_router(logistics_router)
     app.include_router(aftersales_router)
     install_console(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -417,13 +417,6 @@ def bench_import(
         raise _fail(exc) from exc
 
 
-def _instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=get_settings().zone)
-    return value
-
-
 @inventory_app.command("verify")
 def inventory_verify() -> None:
     """Recompute every stock balance from the ledger and the live reservations; exit 1 if any differs."""
@@ -481,6 +474,24 @@ def bench_reservations(
         raise _fail(exc) from exc
 
 
+@bench_app.command("tracking")
+def bench_tracking(
+    waybills: Annotated[int, typer.Option(help="waybills the pushes are for")] = 1_000,
+    pushes: Annotated[int, typer.Option(help="measured pushes per waybill, 10 events each")] = 10,
+    clients: Annotated[int, typer.Option(help="concurrent pushes (threads, one transaction each)")] = 4,
+    output: Annotated[str, typer.Option(help="markdown file to append results to")] = "docs/benchmarks.md",
+) -> None:
+    """Kuaidi100 push ingestion with dedup on PostgreSQL, events/s with 30 % duplicates (use an empty database)."""
+    from orderhub.benchmarks.tracking import run_tracking_benchmark
+    from orderhub.core.errors import OrderHubError
+
+    try:
+        run_tracking_benchmark(get_settings(), waybills=waybills, pushes=pushes, clients=clients, output=output,
+                               console=console)
+    except OrderHubError as exc:
+        raise _fail(exc) from exc
+
+
 @bench_app.command("routing")
 def bench_routing(
     orders: Annotated[int, typer.Option(help="approved orders to route")] = 100_000,
@@ -501,7 +512,6 @@ def _instant(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=get_settings().zone)
     return value
-
 
 
 @channels_app.command("backfill")
@@ -657,6 +667,21 @@ def simulate_platforms(
             feed.stop()
 
 
+@simulate_app.command("kuaidi100")
+def simulate_kuaidi100(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 9200,
+    key: Annotated[str, typer.Option(help="the query API key (ORDERHUB_KUAIDI100_KEY)")] = "sim-key",
+    customer: Annotated[str, typer.Option(help="the customer id (ORDERHUB_KUAIDI100_CUSTOMER)")] = "SIMCUSTOMER",
+) -> None:
+    """Serve a fake kuaidi100 real-time query API (real format and signing); tracks set via /_control/tracks."""
+    from orderhub.simulators.kuaidi100 import Kuaidi100State, run_kuaidi100_simulator
+
+    console.print(f"query URL: http://{host}:{port}/poll/query.do (ORDERHUB_KUAIDI100_QUERY_URL); "
+                  "set a track: POST /_control/tracks; faults: POST /_control/faults")
+    run_kuaidi100_simulator(host, port, Kuaidi100State(key=key, customer=customer))
+
+
 @routing_app.command("check")
 def routing_check(
     file: Annotated[Path | None, typer.Argument(help="routing tables (default: ORDERHUB_ROUTING_FILE, else built in)")]
@@ -723,7 +748,6 @@ def routing_check(
                              fen_to_yuan(option.cost_fen) if option.cost_fen is not None else "-",
                              escape(option.rule or ""))
         console.print(carriers)
-
 
 
 @statements_app.command("import")

@@ -29,6 +29,7 @@ from orderhub.inventory.model import (
     Warehouse,
     WarehouseStock,
 )
+from orderhub.logistics.model import ExceptionTicket, ExceptionTicketEvent, TrackingEvent, TrackingPush, Waybill
 from orderhub.orders.model import Order, OrderEvent, OrderLine
 
 metadata = Base.metadata
@@ -44,6 +45,8 @@ __all__ = [
     "DeadLetterAction",
     "Discrepancy",
     "DiscrepancyEvent",
+    "ExceptionTicket",
+    "ExceptionTicketEvent",
     "InboundMessage",
     "JobLease",
     "LedgerEntry",
@@ -72,10 +75,13 @@ __all__ = [
     "StockOperation",
     "StockShare",
     "StockSyncState",
+    "TrackingEvent",
+    "TrackingPush",
     "Transfer",
     "User",
     "Warehouse",
     "WarehouseBreaker",
     "WarehouseStock",
+    "Waybill",
     "metadata",
 ]

@@ -12,6 +12,7 @@ from orderhub.finance import jobs as finance_jobs
 from orderhub.fulfillment import jobs as fulfillment_jobs
 from orderhub.inventory import service as inventory
 from orderhub.inventory import sync as stock_sync
+from orderhub.logistics import jobs as logistics_jobs
 from orderhub.runtime import Runtime
 
 
@@ -38,4 +39,9 @@ def worker_jobs(runtime: Runtime) -> list[PeriodicJob]:
         PeriodicJob("finance.escalate", timedelta(minutes=10), lambda: finance_jobs.escalate(runtime)),
         PeriodicJob("aftersales.finish_restocks", timedelta(minutes=1),
                     lambda: aftersales_jobs.finish_restocks(runtime)),
+        # Waybills kuaidi100 has not pushed for a while: ask its query API (claims: SKIP LOCKED).
+        PeriodicJob("logistics.poll", timedelta(minutes=5), lambda: logistics_jobs.poll_due_waybills(runtime)),
+        # Parcel anomalies: open exception tickets, resolve the ones whose condition cleared.
+        PeriodicJob("logistics.scan_anomalies", timedelta(minutes=10),
+                    lambda: logistics_jobs.scan_anomalies(runtime)),
     ]

@@ -40,6 +40,9 @@ class Permission(StrEnum):
     INVENTORY_READ = "inventory.read"
     INVENTORY_ADJUST = "inventory.adjust"
     CATALOG_MANAGE = "catalog.manage"
+    # Waybills and parcel tracking: read them; bind waybills to orders.
+    LOGISTICS_READ = "logistics.read"
+    LOGISTICS_WRITE = "logistics.write"
     # After-sales cases (returns, refunds, exchanges, reships): read them; open, approve, reject, receive,
     # refund and close them.
     AFTERSALES_READ = "aftersales.read"
@@ -47,17 +50,20 @@ class Permission(StrEnum):
 
 
 P = Permission
-_READ = {P.ORDERS_READ, P.SHOPS_READ, P.CHANNELS_READ, P.INVENTORY_READ, P.TOKENS_OWN, P.AFTERSALES_READ}
+_READ = {P.ORDERS_READ, P.SHOPS_READ, P.CHANNELS_READ, P.INVENTORY_READ, P.LOGISTICS_READ, P.TOKENS_OWN,
+         P.AFTERSALES_READ}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPS_SUPERVISOR: frozenset(
         _READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.ORDERS_APPROVE_LARGE, P.CHANNELS_REPLAY, P.ORDERS_ROUTE,
-                 P.FULFILLMENT_SLA, P.INVENTORY_ADJUST, P.CATALOG_MANAGE, P.AFTERSALES_HANDLE}
+                 P.FULFILLMENT_SLA, P.INVENTORY_ADJUST, P.CATALOG_MANAGE, P.LOGISTICS_WRITE,
+                 P.AFTERSALES_HANDLE}
     ),
     Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.CHANNELS_REPLAY, P.ORDERS_ROUTE,
-                                 P.AFTERSALES_HANDLE}),
-    Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION, P.ORDERS_ROUTE, P.FULFILLMENT_SLA, P.INVENTORY_ADJUST}),
+                                 P.LOGISTICS_WRITE, P.AFTERSALES_HANDLE}),
+    Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION, P.ORDERS_ROUTE, P.FULFILLMENT_SLA, P.INVENTORY_ADJUST,
+                                       P.LOGISTICS_WRITE}),
     Role.FINANCE: frozenset(_READ | {P.FINANCE_READ, P.FINANCE_RESOLVE, P.FINANCE_IMPORT}),
     Role.VIEWER: frozenset(_READ | {P.FINANCE_READ}),
 }

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from orderhub.core.datafile import DataFileError, load_model
-from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
+from orderhub.orders.draft import DraftLine, DraftWaybill, OrderDraft, Receiver
 from orderhub.orders.status import OrderStatus
 
 MAPPINGS_DIR = Path(__file__).with_name("mappings")
@@ -191,6 +191,16 @@ class LineMap(BaseModel):
         return self
 
 
+class WaybillMap(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Where the platform lists parcels (per line for Taobao, per package for Douyin); an entry
+    # without a number has not shipped. Entries repeating a carrier and number are one parcel.
+    path: str
+    carrier: Spec
+    waybill_no: Spec
+
+
 class PiiRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -212,6 +222,7 @@ class ChannelMapping(BaseModel):
     lines: LineMap
     status: StatusMap
     pii: PiiRules = Field(default_factory=PiiRules)
+    waybills: WaybillMap | None = None
 
     @model_validator(mode="after")
     def _coherent(self) -> ChannelMapping:
@@ -345,6 +356,7 @@ class _Reader:
             status=status.value,
             channel_status=channel_status,
             raw_payload=self.payload,
+            waybills=self.waybills(),
             **{name: value for name, value in values.items() if value is not None},
         )
         draft.extra["pii_encrypted"] = any(_present(dig(self.payload, p)) for p in self.mapping.pii.encrypted_when)
@@ -361,6 +373,21 @@ class _Reader:
         if key not in status_map.map:
             raise self.fail(status_map.paths[0], raws[0], "status not in the mapping's status map")
         return status_map.map[key], channel_status
+
+    def waybills(self) -> list[DraftWaybill]:
+        spec = self.mapping.waybills
+        if spec is None:
+            return []
+        items = dig(self.payload, spec.path)
+        items = [items] if isinstance(items, dict) else items if isinstance(items, list) else []
+        found: dict[tuple[str, str], DraftWaybill] = {}
+        for index, item in enumerate(items):
+            where = f"{spec.path}.{index}."
+            number = self.read(spec.waybill_no, item, where) if isinstance(item, dict) else None
+            if number:
+                carrier = self.read(spec.carrier, item, where) or ""
+                found.setdefault((carrier, number), DraftWaybill(carrier, number))
+        return list(found.values())
 
     def lines(self) -> list[DraftLine]:
         items = dig(self.payload, self.mapping.lines.path)

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     # A shop is reported degraded when more than this share of its platform calls failed in the window.
     health_failure_threshold: float = Field(default=0.95, gt=0, le=1)
     health_window_minutes: int = Field(default=5, ge=1)
+    # Kuaidi100 (快递100): the salt sent when subscribing signs its pushes (none: pushes are unsigned);
+    # key and customer sign real-time queries of the polling fallback, sent to the query URL.
+    kuaidi100_salt: str | None = None
+    kuaidi100_key: str = ""
+    kuaidi100_customer: str = ""
+    kuaidi100_query_url: str = "https://poll.kuaidi100.com/poll/query.do"
     log_json: bool = True
     log_level: str = "INFO"
 

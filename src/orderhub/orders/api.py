@@ -14,6 +14,8 @@ from orderhub.auth.service import Principal
 from orderhub.channels import service as channels
 from orderhub.core.clock import ensure_utc
 from orderhub.core.errors import InvalidInput
+from orderhub.logistics import service as logistics
+from orderhub.logistics.schemas import ParcelTracking
 from orderhub.orders import service
 from orderhub.orders.repository import OrderFilters
 from orderhub.orders.schemas import (
@@ -84,7 +86,8 @@ def create_order(body: OrderCreate, runtime: RuntimeDep, principal: Creator) -> 
 def get_order(order_no: str, runtime: RuntimeDep, _: Reader) -> OrderRead:
     with runtime.reading() as session:
         order = service.get_order(session, order_no)
-        return OrderRead.of(order, order.shop.code)
+        tracking = [ParcelTracking.of(parcel) for parcel in logistics.order_tracking(session, order_id=order.id)]
+        return OrderRead.of(order, order.shop.code).model_copy(update={"tracking": tracking})
 
 
 @router.get("/{order_no}/timeline", response_model=Timeline)

@@ -40,6 +40,14 @@ class DraftLine:
         return self.qty * self.unit_price_fen - self.discount_fen
 
 
+@dataclass(frozen=True)
+class DraftWaybill:
+    """A parcel the platform says the order (or some of its lines) left in: its carrier as the platform names it."""
+
+    carrier: str
+    number: str
+
+
 @dataclass
 class OrderDraft:
     channel: str
@@ -67,6 +75,8 @@ class OrderDraft:
     status: str = ""
     channel_status: str = ""
     platform_modified_at: datetime | None = None
+    # Orders that arrive already shipped: one entry per parcel (lines sharing a waybill share one).
+    waybills: list[DraftWaybill] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -28,6 +28,7 @@ from orderhub.core.db import UnitOfWork, add_rows, insert_new_rows, one_of, read
 from orderhub.core.ids import new_order_no
 from orderhub.core.money import fen_to_yuan
 from orderhub.core.outbox import OutboxEvent
+from orderhub.logistics import service as logistics
 from orderhub.orders import repository, stock
 from orderhub.orders.draft import OrderDraft
 from orderhub.orders.errors import DuplicateOrder, OrderValidationFailed
@@ -161,6 +162,10 @@ def accept_channel_drafts(
     for key, intake in newest.items():
         if key in existing:
             _apply_update(session, existing[key], intake, actor, at)
+    # Orders that arrive already shipped: their waybills, so the carrier's tracking links up.
+    logistics.record_shipped_orders(
+        session, waybills={i.order_no: i.draft.waybills for i in intakes if i.order_no and i.draft.waybills}, at=at
+    )
     return intakes
 
 

@@ -31,6 +31,7 @@ from orderhub.channels.model import Channel
 from orderhub.core.clock import ensure_utc
 from orderhub.core.errors import InvalidInput
 from orderhub.fulfillment.pages import routing_panel
+from orderhub.logistics.pages import tracking_panel
 from orderhub.orders import service
 from orderhub.orders.draft import OrderDraft
 from orderhub.orders.errors import OrderValidationFailed
@@ -452,7 +453,8 @@ def _detail_context(session: Session, order_no: str, principal: Principal, *, no
     back = {t for t in along if current is not OrderStatus.ON_HOLD and rank(t) < rank(current)}
     return {"nav": "orders", "order": order, "read": OrderRead.of(order, order.shop.code),
             "events": service.order_timeline(session, order_no), "targets": targets, "primary": primary,
-            "back": back, "notice": notice, "routing": routing_panel(session, order_id=order.id)}
+            "back": back, "notice": notice, "routing": routing_panel(session, order_id=order.id),
+            "tracking": tracking_panel(session, order_id=order.id)}
 
 
 @router.get("/{order_no}")

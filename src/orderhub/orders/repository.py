@@ -115,3 +115,11 @@ def statuses_of(session: Session, order_ids: Collection[int]) -> dict[int, str]:
     if not order_ids:
         return {}
     return dict(session.execute(select(Order.id, Order.status).where(one_of(session, Order.id, list(order_ids)))).all())
+
+
+def ids_of(session: Session, order_nos: Collection[str]) -> dict[str, int]:
+    """The id of each of these orders, by order number (numbers of no order are absent)."""
+    if not order_nos:
+        return {}
+    query = select(Order.order_no, Order.id).where(one_of(session, Order.order_no, list(order_nos)))
+    return dict(session.execute(query).all())

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from orderhub.core.clock import ensure_utc
 from orderhub.core.money import fen_to_yuan, yuan_to_fen
 from orderhub.core.schemas import Money, Strict
+from orderhub.logistics.schemas import ParcelTracking
 from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
 from orderhub.orders.model import Order, OrderEvent
 from orderhub.orders.status import OrderStatus
@@ -157,6 +158,8 @@ class OrderRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+    # The order's parcels and their tracks, newest event first; filled by the single-order read.
+    tracking: list[ParcelTracking] | None = None
 
     @classmethod
     def of(cls, order: Order, shop_code: str) -> OrderRead:

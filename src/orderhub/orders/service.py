@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -312,3 +313,33 @@ def order_statuses(session: Session, order_ids: Collection[int]) -> dict[int, Or
     """Other domains ask what state their orders are in (inventory's board: which holds ship today)."""
     return {order_id: OrderStatus(status) for order_id, status in repository.statuses_of(session, order_ids).items()}
 
+
+def order_ids(session: Session, order_nos: Collection[str]) -> dict[str, int]:
+    """Other domains bind their rows to orders they know by number (logistics: platform waybills)."""
+    return repository.ids_of(session, order_nos)
+
+
+@dataclass(frozen=True)
+class ShippingFacts:
+    """What logistics reads of an order to judge its parcels (anomaly scan, carrier scorecard)."""
+
+    status: OrderStatus
+    # The newest move into `shipped` on the timeline (an order that arrived shipped: its creation); None: never.
+    shipped_at: datetime | None
+    receiver_province: str
+    cross_border: bool
+
+
+def shipping_facts(session: Session, order_ids: Collection[int]) -> dict[int, ShippingFacts]:
+    """Status, ship time, receiver province and cross-border shop of each order, by id (missing ids left out)."""
+    if not order_ids:
+        return {}
+    ids = list(order_ids)
+    shipped = dict(session.execute(
+        select(OrderEvent.order_id, func.max(OrderEvent.at))
+        .where(OrderEvent.order_id.in_(ids), OrderEvent.to_status == OrderStatus.SHIPPED.value)
+        .group_by(OrderEvent.order_id)).all())
+    rows = session.execute(select(Order.id, Order.status, Order.receiver_province, Shop.cross_border)
+                           .join(Shop, Shop.id == Order.shop_id).where(Order.id.in_(ids)))
+    return {order_id: ShippingFacts(OrderStatus(status), shipped.get(order_id), province, cross_border)
+            for order_id, status, province, cross_border in rows}

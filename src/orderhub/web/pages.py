@@ -15,6 +15,7 @@ from orderhub.auth.service import Principal
 from orderhub.channels import pages as channels_pages
 from orderhub.finance import pages as finance_pages
 from orderhub.inventory import pages as inventory_pages
+from orderhub.logistics import pages as logistics_pages
 from orderhub.orders import pages as orders_pages
 from orderhub.web.htmx import HOME_PATH, environments
 
@@ -35,3 +36,4 @@ def install_console(app: FastAPI) -> None:
     app.include_router(finance_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(aftersales_pages.router)
+    app.include_router(logistics_pages.router)

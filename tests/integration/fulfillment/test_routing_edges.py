@@ -5,20 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from orderhub import cli
-from orderhub.fulfillment import model as fulfillment_model
 from orderhub.fulfillment.tables import default_tables_path
-from orderhub.models import metadata
 from orderhub.runtime import Runtime
 from tests.integration.fulfillment.routing_setup import approved_order, put_stock, set_up_warehouses
 
@@ -127,22 +121,3 @@ def test_routing_check_reports_every_cross_reference_problem_at_once(tmp_path: P
     assert result.exit_code == 1
     for problem in ("eta.WH-HZ.DHL: unknown carrier 'DHL'", "rates.SF.provinces.火星", "rules.0.exclude.0"):
         assert problem in result.output, result.output
-
-
-def test_the_migrations_create_the_fulfillment_tables_exactly_as_the_models_say(engine: Engine) -> None:
-    ours = {table.name for table in fulfillment_model.Base.metadata.sorted_tables
-            if table.name in {"routing_decision", "shipment", "shipment_line", "sla_result", "warehouse_breaker"}}
-    assert len(ours) == 5
-    with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, metadata)
-
-    def table_of(diff: Any) -> str:
-        kind, first, *rest = diff[0] if isinstance(diff, list) else diff
-        if kind in ("add_table", "remove_table"):
-            return str(first.name)
-        if kind.endswith(("_index", "_constraint", "_fk")):
-            return str(first.table.name)
-        return str(rest[0])  # (kind, schema, table, column, …)
-
-    assert [diff for diff in differences if table_of(diff) in ours] == []

@@ -1,0 +1,60 @@
+"""Typed errors of the logistics domain."""
+
+from __future__ import annotations
+
+from orderhub.core.errors import Conflict, InvalidInput, NotFound, OrderHubError
+
+
+class UnknownCarrier(InvalidInput):
+    code = "logistics.unknown_carrier"
+
+
+class MalformedWaybill(InvalidInput):
+    code = "logistics.malformed_waybill"
+
+
+class WaybillNotFound(NotFound):
+    code = "logistics.waybill_not_found"
+
+
+class WaybillTaken(Conflict):
+    """The carrier's number is already bound to another order."""
+
+    code = "logistics.waybill_taken"
+
+
+class PushSignatureInvalid(OrderHubError):
+    """A kuaidi100 push whose `sign` does not verify: refused, kept for audit."""
+
+    code, status = "logistics.push_signature", 401
+
+
+class MalformedPush(OrderHubError):
+    """A kuaidi100 push that cannot be read (no `param`, bad JSON, no waybill): kept with its reason."""
+
+    code, status = "logistics.push_malformed", 400
+
+
+class TrackingQueryFailed(OrderHubError):
+    """The carrier's query API failed or answered with an error; the poll job retries later."""
+
+    code, status = "logistics.query_failed", 502
+    retryable = True
+
+
+class TicketNotFound(NotFound):
+    code = "logistics.ticket_not_found"
+
+
+class TicketClosed(Conflict):
+    """The exception ticket is already resolved, or already acknowledged when acknowledging."""
+
+    code = "logistics.ticket_state"
+
+
+class ResolutionReasonRequired(InvalidInput):
+    code = "logistics.reason_required"
+
+
+class BadMonth(InvalidInput):
+    code = "logistics.bad_month"

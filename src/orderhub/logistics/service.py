@@ -1,0 +1,406 @@
+"""Logistics use cases: bind waybills, take in carrier tracking (push and poll), read an order's parcels.
+
+Every carrier event is stored once, by a fingerprint of waybill, carrier, event time and text, under a
+unique index (`INSERT … ON CONFLICT DO NOTHING`): however many pushes, polls and re-deliveries carry
+it, and however they race. A waybill's state follows its newest event, so events arriving out of
+order never move it backwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orderhub.core.actor import Actor
+from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts, one_of
+from orderhub.core.outbox import OutboxEvent
+from orderhub.fulfillment import service as fulfillment
+from orderhub.logistics.carriers import carrier_table
+from orderhub.logistics.errors import (
+    MalformedPush,
+    MalformedWaybill,
+    PushSignatureInvalid,
+    UnknownCarrier,
+    WaybillNotFound,
+    WaybillTaken,
+)
+from orderhub.logistics.kuaidi100 import WAYBILL_NUMBER, TrackSnapshot, parse_push, verify
+from orderhub.logistics.model import (
+    PushOutcome,
+    TrackingEvent,
+    TrackingPush,
+    Waybill,
+    WaybillSource,
+    event_fingerprint,
+)
+from orderhub.logistics.states import TrackingState, state_tables
+from orderhub.orders import service as orders
+from orderhub.orders.draft import DraftWaybill
+from orderhub.orders.status import OrderStatus
+
+# Kuaidi100 pushes about every 4 h while a track moves; this long without one, the poll job asks.
+FIRST_POLL_AFTER = timedelta(hours=4)
+QUIET_AFTER_PUSH = timedelta(hours=6)
+POLL_EVERY = timedelta(hours=4)
+POLL_BACKOFF = timedelta(minutes=15)
+# The query API answers one waybill at a time; a poll round claims at most this many.
+POLL_BATCH = 50
+# Who moves an order to delivered when its parcels are signed for.
+TRACKING_ACTOR = Actor("tracking", "logistics")
+
+
+def _digest(snapshot: TrackSnapshot) -> str:
+    facts = "\x1e".join(f"{e.at.isoformat()}\x1f{e.text}\x1f{e.status}" for e in snapshot.events)
+    whole = f"{snapshot.com}\x1d{snapshot.number}\x1d{snapshot.state_code}\x1d{facts}"
+    return hashlib.sha256(whole.encode()).hexdigest()
+
+
+def _carrier_code(carrier: str) -> str:
+    code = carrier_table().resolve(carrier)
+    if code is None:
+        raise UnknownCarrier(f"unknown carrier {carrier!r} / 未知的快递公司",
+                             details=[{"field": "carrier", "rule": "carrier.unknown", "message": carrier}])
+    return code
+
+
+def _check_number(number: str) -> str:
+    number = number.strip()
+    if not WAYBILL_NUMBER.match(number):
+        raise MalformedWaybill(f"waybill number {number!r} must be 4–40 letters, digits or '-' / 运单号格式错误",
+                               details=[{"field": "waybill_no", "rule": "waybill.format", "message": number}])
+    return number
+
+
+# ---------------------------------------------------------------------------------------------
+# Binding waybills
+# ---------------------------------------------------------------------------------------------
+
+
+def bind_waybill(uow: UnitOfWork, *, order_no: str, carrier: str, waybill_no: str, actor: Actor,
+                 source: WaybillSource = WaybillSource.MANUAL) -> Waybill:
+    """Bind a carrier's number to an order (and to its planned shipment with that carrier, if any).
+
+    Binding the same number to the same order again returns the waybill already bound; to another
+    order it is refused. Pushes that arrived before the binding are taken in now.
+    """
+    code = _carrier_code(carrier)
+    number = _check_number(waybill_no)
+    with uow:
+        session = uow.session
+        now = uow.now()
+        routing = fulfillment.order_routing(session, order_no)
+        order = routing.order
+        held = session.scalar(select(Waybill).where(Waybill.carrier_code == code, Waybill.number == number))
+        if held is None:
+            bound = set(session.scalars(select(Waybill.shipment_id).where(Waybill.order_id == order.id)))
+            shipment = next((s for s in routing.shipments
+                             if s.carrier_code == code and s.status == "planned" and s.id not in bound), None)
+            row = {"order_id": order.id, "order_no": order.order_no, "shipment_id": shipment.id if shipment else None,
+                   "carrier_code": code, "carrier_name": carrier_table().name_of(code), "number": number,
+                   "source": source.value, "state": TrackingState.PENDING.value, "state_at": None,
+                   "last_push_digest": "", "last_push_at": None, "next_poll_at": now + FIRST_POLL_AFTER,
+                   "poll_failures": 0, "created_at": now, "updated_at": now}
+            # Two people binding the same number at once: the unique index lets one in, the other reads it.
+            created = session.scalar(insert_ignoring_conflicts(session, Waybill.__table__).returning(
+                Waybill.__table__.c.id), row)
+            held = session.scalar(select(Waybill).where(Waybill.carrier_code == code, Waybill.number == number))
+            assert held is not None
+            if created is not None:
+                _bound(session, held, source, actor, now)
+        if held.order_id != order.id:
+            raise WaybillTaken(f"{code} {number} is already bound to order {held.order_no} "
+                               f"/ 运单号已绑定到订单 {held.order_no}",
+                               details=[{"carrier": code, "waybill_no": number, "order_no": held.order_no}])
+        uow.commit()
+        return held
+
+
+def _bound(session: Session, waybill: Waybill, source: WaybillSource, actor: Actor, now: datetime) -> None:
+    session.add(_outbox("logistics.waybill_bound", waybill, now, {"source": source.value, "actor": actor.name,
+                                                              "shipment_id": waybill.shipment_id}))
+    _take_parked(session, waybill, now)
+
+
+def record_shipped_orders(session: Session, *, waybills: Mapping[str, Sequence[DraftWaybill]], at: datetime) -> int:
+    """Record the waybills of orders that arrived already shipped, by order number (in intake's transaction).
+
+    A waybill shared by several lines is one parcel; one already recorded is left as it is. A carrier
+    we cannot name is kept with the platform's words (and not polled) rather than dropped; a
+    number that cannot be a waybill is skipped. Returns how many were new.
+    """
+    if not waybills:
+        return 0
+    order_ids = orders.order_ids(session, list(waybills))
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for order_no, parcels in waybills.items():
+        for parcel in parcels:
+            number = parcel.number.strip()
+            if order_no not in order_ids or not WAYBILL_NUMBER.match(number):
+                continue
+            code = carrier_table().resolve(parcel.carrier) or ""
+            rows.setdefault((code, number), {
+                "order_id": order_ids[order_no], "order_no": order_no, "shipment_id": None, "carrier_code": code,
+                "carrier_name": parcel.carrier.strip()[:64], "number": number,
+                "source": WaybillSource.PLATFORM.value, "state": TrackingState.PENDING.value, "state_at": None,
+                "last_push_digest": "", "last_push_at": None, "next_poll_at": at + FIRST_POLL_AFTER if code else None,
+                "poll_failures": 0, "created_at": at, "updated_at": at,
+            })
+    if not rows:
+        return 0
+    statement = insert_ignoring_conflicts(session, Waybill.__table__).returning(Waybill.__table__.c.id)
+    return len(session.execute(statement, list(rows.values())).all())
+
+
+# ---------------------------------------------------------------------------------------------
+# Taking tracking in
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Taken:
+    new_events: int
+    duplicates: int
+    state: TrackingState
+
+
+def take_snapshot(session: Session, waybill: Waybill, snapshot: TrackSnapshot, *, source: str,
+                  now: datetime) -> Taken:
+    """Store the snapshot's events not yet held and let the waybill follow its newest event."""
+    tables = state_tables()
+    newest = max(snapshot.events, key=lambda e: e.at, default=None)
+    rows: dict[str, dict[str, Any]] = {}
+    for event in snapshot.events:
+        state = tables.of_event(status=event.status, text=event.text)
+        if event is newest:
+            state = tables.of_code(snapshot.state_code) or state
+        fingerprint = event_fingerprint(number=waybill.number, carrier=waybill.carrier_code, at=event.at,
+                                        text=event.text)
+        rows.setdefault(fingerprint, {
+            "waybill_id": waybill.id, "fingerprint": fingerprint, "occurred_at": event.at, "state": state.value,
+            "text": event.text, "location": event.location[:100], "raw_status": event.status[:16],
+            "source": source, "received_at": now,
+        })
+    landed: list[dict[str, Any]] = []
+    if rows:
+        statement = insert_ignoring_conflicts(session, TrackingEvent.__table__).returning(
+            TrackingEvent.__table__.c.fingerprint)
+        taken = set(session.scalars(statement, list(rows.values())))
+        landed = [row for fingerprint, row in rows.items() if fingerprint in taken]
+    previous = waybill.state
+    changed = False
+    if landed:
+        latest = max(landed, key=lambda row: row["occurred_at"])
+        changed = waybill.follow(TrackingState(latest["state"]), latest["occurred_at"])
+        waybill.updated_at = now
+    if changed:
+        session.add(_outbox("logistics.tracking_changed", waybill, now,
+                            {"from": previous, "to": waybill.state, "at": waybill.state_at}))
+        if waybill.state == TrackingState.DELIVERED.value:
+            deliver_order(session, order_id=waybill.order_id, order_no=waybill.order_no, now=now)
+    if waybill.final:
+        waybill.next_poll_at = None
+    return Taken(len(landed), len(snapshot.events) - len(landed), TrackingState(waybill.state))
+
+
+def deliver_order(session: Session, *, order_id: int, order_no: str, now: datetime) -> bool:
+    """Move a shipped order to delivered once every one of its parcels is signed for; True if it moved.
+
+    Called where a delivered event lands (in that transaction) and by the anomaly scan, which
+    catches an order whose last two parcels were signed for in concurrent transactions.
+    """
+    states = session.scalars(select(Waybill.state).where(Waybill.order_id == order_id)).all()
+    if not states or any(state != TrackingState.DELIVERED.value for state in states):
+        return False
+    order = orders.get_order(session, order_no)
+    if order.status != OrderStatus.SHIPPED.value:
+        return False
+    orders.apply_transition(session, order, target=OrderStatus.DELIVERED, actor=TRACKING_ACTOR, at=now,
+                            reason=f"快递签收 / signed for ({len(states)} parcel{'s' if len(states) > 1 else ''})")
+    return True
+
+
+@dataclass(frozen=True)
+class PushReceipt:
+    outcome: PushOutcome
+    new_events: int = 0
+    duplicates: int = 0
+    state: TrackingState | None = None
+
+
+def receive_kuaidi100_push(uow: UnitOfWork, *, param: str | None, sign: str | None, salt: str | None) -> PushReceipt:
+    """One kuaidi100 subscription push: verified, recorded, its new events taken in.
+
+    A push whose signature fails is refused (`PushSignatureInvalid`) and one that cannot be read
+    (`MalformedPush`), both after the push is stored for audit. A push for a waybill not bound yet
+    is kept and taken in when it is bound. The same full push again within 30 minutes is ignored.
+    """
+    with uow:
+        session = uow.session
+        now = uow.now()
+        record = TrackingPush(received_at=now, param=param or "", sign=(sign or "")[:64],
+                              outcome=PushOutcome.MALFORMED.value)
+        session.add(record)
+        receipt, error = _receive(session, record, param, sign, salt, now)
+        record.reason = record.reason[:500]
+        uow.commit()
+    if error is not None:
+        raise error
+    return receipt
+
+
+def _receive(session: Session, record: TrackingPush, param: str | None, sign: str | None, salt: str | None,
+             now: datetime) -> tuple[PushReceipt, PushSignatureInvalid | MalformedPush | None]:
+    # formats.md §6: a subscription made without a salt is pushed unsigned, and the check is skipped.
+    if salt and not (param is not None and sign and verify(param, sign, salt)):
+        record.outcome, record.reason = PushOutcome.REJECTED.value, "sign does not verify"
+        return PushReceipt(PushOutcome.REJECTED), PushSignatureInvalid(
+            "the push signature does not verify / 快递100 推送签名校验失败")
+    if not param:
+        missing = MalformedPush("the push has no param field / 推送缺少 param")
+        record.reason = missing.message
+        return PushReceipt(PushOutcome.MALFORMED), missing
+    try:
+        snapshot = parse_push(param)
+    except MalformedPush as exc:
+        record.reason = exc.message
+        return PushReceipt(PushOutcome.MALFORMED), exc
+    record.com, record.number = snapshot.com, snapshot.number
+    code = carrier_table().code_of_com(snapshot.com)
+    waybill = _lock_waybill(session, code, snapshot.number) if code else None
+    if waybill is None:
+        record.outcome = PushOutcome.UNKNOWN_WAYBILL.value
+        record.reason = f"no waybill {snapshot.com} {snapshot.number} bound yet; taken in when it is"
+        return PushReceipt(PushOutcome.UNKNOWN_WAYBILL), None
+    digest = _digest(snapshot)
+    if waybill.repeats(digest, now):
+        record.outcome, record.reason = PushOutcome.REPEATED.value, "same full push within 30 min"
+        return PushReceipt(PushOutcome.REPEATED, duplicates=len(snapshot.events),
+                           state=TrackingState(waybill.state)), None
+    taken = take_snapshot(session, waybill, snapshot, source="push", now=now)
+    waybill.last_push_digest, waybill.last_push_at = digest, now
+    if not waybill.final:
+        waybill.next_poll_at = now + QUIET_AFTER_PUSH
+    record.outcome, record.new_events = PushOutcome.ACCEPTED.value, taken.new_events
+    return PushReceipt(PushOutcome.ACCEPTED, taken.new_events, taken.duplicates, taken.state), None
+
+
+def _lock_waybill(session: Session, code: str, number: str) -> Waybill | None:
+    """The waybill, row-locked: one push or poll of a waybill at a time follows its state."""
+    return session.scalar(select(Waybill).where(Waybill.carrier_code == code, Waybill.number == number)
+                          .with_for_update())
+
+
+def _take_parked(session: Session, waybill: Waybill, now: datetime) -> None:
+    """Pushes that came before their waybill was bound, taken in oldest first."""
+    com = carrier_table().com_of(waybill.carrier_code)
+    parked = session.scalars(select(TrackingPush).where(
+        TrackingPush.com == com, TrackingPush.number == waybill.number,
+        TrackingPush.outcome == PushOutcome.UNKNOWN_WAYBILL.value).order_by(TrackingPush.id)).all()
+    for push in parked:
+        taken = take_snapshot(session, waybill, parse_push(push.param), source="push", now=now)
+        push.outcome, push.new_events = PushOutcome.ACCEPTED.value, taken.new_events
+        push.reason = f"taken in when the waybill was bound at {now.isoformat()}"
+
+
+def _outbox(topic: str, waybill: Waybill, at: datetime, extra: dict[str, Any]) -> OutboxEvent:
+    payload = {"order_no": waybill.order_no, "carrier": waybill.carrier_code, "waybill_no": waybill.number,
+               "state": waybill.state, **{k: v.isoformat() if isinstance(v, datetime) else v for k, v in extra.items()}}
+    return OutboxEvent(topic=topic, key=waybill.order_no, created_at=at, payload=payload)
+
+
+# ---------------------------------------------------------------------------------------------
+# Polling fallback
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PollTarget:
+    waybill_id: int
+    com: str
+    number: str
+
+
+def claim_due_polls(uow: UnitOfWork, *, limit: int = POLL_BATCH) -> list[PollTarget]:
+    """Waybills due for a poll, claimed by moving their next poll on (SKIP LOCKED: workers share the work)."""
+    with uow:
+        session = uow.session
+        now = uow.now()
+        due = session.scalars(
+            select(Waybill).where(Waybill.next_poll_at <= now).order_by(Waybill.next_poll_at).limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        targets = []
+        for waybill in due:
+            com = carrier_table().com_of(waybill.carrier_code)
+            waybill.next_poll_at = None if com is None else now + POLL_EVERY
+            if com is not None:
+                targets.append(PollTarget(waybill.id, com, waybill.number))
+        uow.commit()
+        return targets
+
+
+def record_poll(uow: UnitOfWork, *, waybill_id: int, snapshot: TrackSnapshot) -> Taken:
+    with uow:
+        session = uow.session
+        now = uow.now()
+        waybill = session.get_one(Waybill, waybill_id, with_for_update=True)
+        taken = take_snapshot(session, waybill, snapshot, source="poll", now=now)
+        waybill.poll_failures = 0
+        waybill.next_poll_at = None if waybill.final else now + POLL_EVERY
+        uow.commit()
+        return taken
+
+
+def record_poll_failure(uow: UnitOfWork, *, waybill_id: int) -> None:
+    """Ask again sooner than the normal round, backing off: 15 min, 30 min … up to the normal interval."""
+    with uow:
+        now = uow.now()
+        waybill = uow.session.get_one(Waybill, waybill_id, with_for_update=True)
+        waybill.poll_failures += 1
+        waybill.next_poll_at = now + min(POLL_EVERY, POLL_BACKOFF * 2 ** (waybill.poll_failures - 1))
+        uow.commit()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parcel:
+    waybill: Waybill
+    events: list[TrackingEvent]  # newest first
+
+
+def get_waybill(session: Session, *, carrier: str, waybill_no: str) -> Parcel:
+    code = _carrier_code(carrier)
+    number = _check_number(waybill_no)
+    waybill = session.scalar(select(Waybill).where(Waybill.carrier_code == code, Waybill.number == number))
+    if waybill is None:
+        raise WaybillNotFound(f"no waybill {code} {number} / 未找到运单 {number}",
+                              details=[{"carrier": code, "waybill_no": number}])
+    return _parcels(session, [waybill])[0]
+
+
+def order_tracking(session: Session, *, order_id: int) -> list[Parcel]:
+    """The order's parcels with their events, oldest parcel first."""
+    waybills = session.scalars(select(Waybill).where(Waybill.order_id == order_id).order_by(Waybill.id)).all()
+    return _parcels(session, waybills)
+
+
+def _parcels(session: Session, waybills: Sequence[Waybill]) -> list[Parcel]:
+    if not waybills:
+        return []
+    events: dict[int, list[TrackingEvent]] = {waybill.id: [] for waybill in waybills}
+    query = (select(TrackingEvent).where(one_of(session, TrackingEvent.waybill_id, list(events)))
+             .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc()))
+    for event in session.scalars(query):
+        events[event.waybill_id].append(event)
+    return [Parcel(waybill, events[waybill.id]) for waybill in waybills]
+
