@@ -722,9 +722,12 @@ def cases_needing_interception(session: Session) -> list[AfterSalesCase]:
         .options(selectinload(AfterSalesCase.lines)).order_by(AfterSalesCase.id)))
 
 
-def refunded_fen(session: Session, order_ids: Collection[int]) -> dict[int, int]:
-    """Money given back through after-sales per order, for finance; orders with none given back are absent."""
-    if not order_ids:
-        return {}
-    return dict(session.execute(select(OrderRefund.order_id, OrderRefund.refunded_fen).where(
-        one_of(session, OrderRefund.order_id, order_ids), OrderRefund.refunded_fen > 0)).all())
+def refunded_fen(session: Session, order_ids: Collection[int] | None = None) -> dict[int, int]:
+    """Money given back through after-sales per order (of these orders, or of all), for finance;
+    orders with none given back are absent."""
+    query = select(OrderRefund.order_id, OrderRefund.refunded_fen).where(OrderRefund.refunded_fen > 0)
+    if order_ids is not None:
+        if not order_ids:
+            return {}
+        query = query.where(one_of(session, OrderRefund.order_id, order_ids))
+    return dict(session.execute(query).all())

@@ -64,6 +64,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from orderhub.aftersales import service as aftersales
 from orderhub.catalog import service as catalog
 from orderhub.channels.mapping import dig
 from orderhub.core.db import JsonDoc, UTCDateTime, add_rows, insert_new_rows
@@ -758,6 +759,18 @@ def _refunds_from_payloads(session: Session, rules: FinanceRules) -> None:
                     .values(refunded_fen=t_refund.c.refunded_fen))
 
 
+def _refunds_from_aftersales(session: Session) -> None:
+    """Money given back through after-sales wins over the status and the payload: a partial refund of a
+    shipped order leaves the order shipped, yet its receivable shrinks."""
+    given = aftersales.refunded_fen(session)
+    if not given:
+        return
+    session.execute(delete(t_refund))
+    session.execute(insert(t_refund), [{"order_id": order_id, "refunded_fen": fen} for order_id, fen in given.items()])
+    session.execute(update(t_order).where(t_order.c.order_id == t_refund.c.order_id)
+                    .values(refunded_fen=t_refund.c.refunded_fen))
+
+
 def refund_in_payload(payload: Any, path: str, unit: str) -> int | None:
     """Money a payload says was refunded: the values at `path` (`*` over a list) summed; None when absent."""
     values = _collect(payload, path.split("."))
@@ -815,6 +828,7 @@ def reconcile_in(session: Session, *, scope: Scope, rules: FinanceRules, zone: Z
         _gather(session, scope, rules, zone)
         orders = session.scalar(select(func.count()).select_from(t_order)) or 0
         _refunds_from_payloads(session, rules)
+        _refunds_from_aftersales(session)
         if _is_pg(session):
             _analyse(session, t_order, t_line)
         stage("scope", 1)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from orderhub.aftersales import service as aftersales
 from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork
 from orderhub.core.errors import StaleVersion
@@ -107,7 +108,10 @@ def apply_refunds(runtime: Runtime, *, actor: Actor = SYSTEM_ACTOR, limit: int =
             refunded, margin = before.get(receivable.order_id, (0, receivable.margin_fen))
             if receivable.refunded_fen == refunded and receivable.margin_fen == margin:
                 continue
-            at, reason = _refund_moment(session, receivable.order_no, receivable.order_status, uow.now())
+            if receivable.order_status in _REFUND_STATUSES:
+                at, reason = _refund_moment(session, receivable.order_no, receivable.order_status, uow.now())
+            else:
+                at, reason = uow.now(), "售后退款（订单未整单退款）"
             key = f"{receivable.order_status}:{receivable.refunded_fen}"
             exists = session.scalar(select(ReceivableAdjustment.id).where(
                 ReceivableAdjustment.order_id == receivable.order_id, ReceivableAdjustment.source_key == key))
@@ -127,7 +131,8 @@ def apply_refunds(runtime: Runtime, *, actor: Actor = SYSTEM_ACTOR, limit: int =
 
 
 def _refund_changes(session: Session, limit: int) -> list[int]:
-    """Orders now in a refund state finance has not seen, or finance saw in one they have left.
+    """Orders now in a refund state finance has not seen, or finance saw in one they have left, or whose
+    money given back through after-sales is not what finance counted.
 
     Each half starts from the few orders or receivables in a refund state (the status index), not
     from a join of every order with every receivable.
@@ -137,7 +142,14 @@ def _refund_changes(session: Session, limit: int) -> list[int]:
     left = (select(Receivable.order_id).join(Order, Order.id == Receivable.order_id)
             .where(Receivable.order_status.in_(_REFUND_STATUSES), Order.status != Receivable.order_status))
     found = entered.union(left).subquery()
-    return list(session.scalars(select(found.c.order_id).order_by(found.c.order_id).limit(limit)))
+    changed = set(session.scalars(select(found.c.order_id).order_by(found.c.order_id).limit(limit)))
+    # Refunds given through after-sales, which leave a shipped order shipped: their amount is the change.
+    given = aftersales.refunded_fen(session)
+    if given:
+        seen = dict(session.execute(select(Receivable.order_id, Receivable.refunded_fen)
+                                    .where(Receivable.order_id.in_(list(given)))).all())
+        changed |= {order_id for order_id, fen in given.items() if order_id in seen and seen[order_id] != fen}
+    return sorted(changed)[:limit]
 
 
 def _refund_moment(session: Session, order_no: str, status: str, now: datetime) -> tuple[datetime, str]:

@@ -114,3 +114,33 @@ def test_a_partial_refund_keeps_the_cost_of_the_goods_kept_in_the_margin(
             status="unresolved"))]
     assert receivable.recon_class == ReconClass.PARTIAL_REFUND and receivable.statement_refund_fen == 5000
     assert open_problems == []  # the statement agrees with OrderHub: partial refund, nothing to do
+
+
+def test_a_partial_after_sales_refund_of_a_shipped_order_reverses_its_receivable(
+    runtime: Runtime, make_order: OrderMaker, import_bytes: Importer
+) -> None:
+    from orderhub.aftersales import service as aftersales
+    from orderhub.aftersales.model import CaseKind
+    from orderhub.aftersales.service import CaseRequest, LineRequest
+
+    staff = Actor("kefu", "api", frozenset({"orders.transition", "aftersales.handle"}))
+    order = make_order(19800)  # two SKU-001 at a cost of 49.50 each
+    for target in (OrderStatus.APPROVED, OrderStatus.ALLOCATED, OrderStatus.PICKING, OrderStatus.PACKED,
+                   OrderStatus.SHIPPED):
+        orders.transition_order(runtime.uow(), order_no=order.order_no, target=target, reason="test", actor=staff,
+                                policy=runtime.policy)
+    import_bytes(wechat(pay(order, txn="T-1")))
+    service.reconcile(runtime, scope=Scope.days(BUSINESS_DAY), actor=service.SYSTEM_ACTOR)
+    case = aftersales.open_case(runtime.uow(), actor=staff, request=CaseRequest(
+        order_no=order.order_no, kind=CaseKind.REFUND_ONLY, reason="少件补偿",
+        lines=[LineRequest(line_no=1, qty=1, refund_fen=3000)]))
+    aftersales.approve_case(runtime.uow(), case_no=case.case_no, actor=staff, policy=runtime.policy)
+    aftersales.refund_case(runtime.uow(), case_no=case.case_no, actor=staff)
+
+    assert [r.refunded_delta_fen for r in service.apply_refunds(runtime)] == [3000]
+    assert service.apply_refunds(runtime) == []  # counted once
+    with runtime.reading() as session:
+        after = session.get(Receivable, order.id)
+        adjustment = session.scalars(select(ReceivableAdjustment)).one()
+    assert (after.order_status, after.refunded_fen, after.margin_fen) == ("shipped", 3000, 19800 - 3000 - 9900)
+    assert (adjustment.refunded_delta_fen, adjustment.margin_delta_fen) == (3000, -3000)
