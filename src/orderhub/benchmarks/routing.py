@@ -269,8 +269,8 @@ def run_routing_benchmark(settings: Settings, *, orders: int, output: str, conso
         f"spread unevenly; orders bulk-loaded and reserved centrally through `inventory.hold` (untimed)",
         f"- `fulfillment.service.route_approved_orders`, the worker's job, batches of {service.BATCH} in one "
         f"transaction each, one worker: **{rate:,.0f} orders/s** (target ≥ 2,000) — claim (`FOR UPDATE SKIP "
-        f"LOCKED`), read stock, decide, `ensure_reserved` + `assign_reservation`, plan shipments, approved → "
-        f"allocated with timeline and outbox",
+        f"LOCKED`), lock and read stock, decide, `ensure_reserved_many` and `assign_reservations` once per batch, "
+        f"plan shipments, approved → allocated with timeline and outbox",
         f"- outcomes: routed {routed.report.routed:,}, waiting for stock {routed.report.unroutable:,}, "
         f"held {routed.report.held:,}, failed {routed.report.failed:,}; parcels per routed order: {split}",
         f"- the decision alone (pure function, in-memory stock, no database): {orders / pure.seconds:,.0f} orders/s",
