@@ -17,7 +17,14 @@ from orderhub.finance.model import (
     StatementFile,
     StatementLine,
 )
-from orderhub.fulfillment.model import RoutingDecision, Shipment, ShipmentLine, SlaResult, WarehouseBreaker
+from orderhub.fulfillment.model import (
+    RoutingDecision,
+    Shipment,
+    ShipmentLine,
+    SlaResult,
+    WarehouseBreaker,
+    WarehouseScan,
+)
 from orderhub.inventory.model import (
     LedgerEntry,
     Reservation,
@@ -29,7 +36,14 @@ from orderhub.inventory.model import (
     Warehouse,
     WarehouseStock,
 )
-from orderhub.logistics.model import ExceptionTicket, ExceptionTicketEvent, TrackingEvent, TrackingPush, Waybill
+from orderhub.logistics.model import (
+    ExceptionTicket,
+    ExceptionTicketEvent,
+    TrackingEvent,
+    TrackingPush,
+    Waybill,
+    WaybillInterception,
+)
 from orderhub.orders.model import Order, OrderEvent, OrderLine
 
 metadata = Base.metadata
@@ -81,7 +95,9 @@ __all__ = [
     "User",
     "Warehouse",
     "WarehouseBreaker",
+    "WarehouseScan",
     "WarehouseStock",
     "Waybill",
+    "WaybillInterception",
     "metadata",
 ]

@@ -30,6 +30,8 @@ class Permission(StrEnum):
     # Route an approved order now (the worker routes them anyway); record a warehouse's SLA results.
     ORDERS_ROUTE = "orders.route"
     FULFILLMENT_SLA = "fulfillment.sla"
+    # Scan shipments through pick, pack and ship (a PDA's or scanner app's token), one by one or offline batches.
+    FULFILLMENT_SCAN = "fulfillment.scan"
     # Reconciliation: read statements, discrepancies, settlements and reports; assign and resolve
     # discrepancies; import statements and run reconciliation.
     FINANCE_READ = "finance.read"
@@ -57,13 +59,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.OPS_SUPERVISOR: frozenset(
         _READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.ORDERS_APPROVE_LARGE, P.CHANNELS_REPLAY, P.ORDERS_ROUTE,
-                 P.FULFILLMENT_SLA, P.INVENTORY_ADJUST, P.CATALOG_MANAGE, P.LOGISTICS_WRITE,
+                 P.FULFILLMENT_SLA, P.FULFILLMENT_SCAN, P.INVENTORY_ADJUST, P.CATALOG_MANAGE, P.LOGISTICS_WRITE,
                  P.AFTERSALES_HANDLE}
     ),
     Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.CHANNELS_REPLAY, P.ORDERS_ROUTE,
                                  P.LOGISTICS_WRITE, P.AFTERSALES_HANDLE}),
-    Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION, P.ORDERS_ROUTE, P.FULFILLMENT_SLA, P.INVENTORY_ADJUST,
-                                       P.LOGISTICS_WRITE}),
+    Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION, P.ORDERS_ROUTE, P.FULFILLMENT_SLA, P.FULFILLMENT_SCAN,
+                                       P.INVENTORY_ADJUST, P.LOGISTICS_WRITE}),
     Role.FINANCE: frozenset(_READ | {P.FINANCE_READ, P.FINANCE_RESOLVE, P.FINANCE_IMPORT}),
     Role.VIEWER: frozenset(_READ | {P.FINANCE_READ}),
 }

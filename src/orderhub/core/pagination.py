@@ -38,3 +38,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
         raise InvalidCursor("the cursor is not one this API issued / 分页游标无效") from None
     return at, row_id
+
+
+def decode_id_cursor(cursor: str | None) -> int | None:
+    """An id-keyed list's cursor (the last id seen, newest first); None for the first page."""
+    if not cursor:
+        return None
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidCursor("the cursor is not one this API issued / 分页游标无效")
+    return int(cursor)

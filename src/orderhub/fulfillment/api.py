@@ -1,18 +1,29 @@
-"""The routing REST API: route an order now, read its decision, record warehouse SLA results."""
+"""The fulfillment REST API: route an order now, read its decision, record warehouse SLA results, scan shipments."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
 from orderhub.auth.deps import RuntimeDep, require
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.core.clock import ensure_utc
 from orderhub.core.errors import InvalidInput
-from orderhub.fulfillment import service
-from orderhub.fulfillment.schemas import BreakerOut, RoutingOut, SlaIn
+from orderhub.core.pagination import decode_id_cursor
+from orderhub.fulfillment import scans, service
+from orderhub.fulfillment.schemas import (
+    BreakerOut,
+    RoutingOut,
+    ScanBatchIn,
+    ScanBatchOut,
+    ScanConflictList,
+    ScanConflictOut,
+    ScanIn,
+    ScanOut,
+    SlaIn,
+)
 from orderhub.fulfillment.tables import tables_at
 
 router = APIRouter(prefix="/api/v1", tags=["fulfillment"])
@@ -20,6 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["fulfillment"])
 Reader = Annotated[Principal, Depends(require(Permission.ORDERS_READ))]
 Router = Annotated[Principal, Depends(require(Permission.ORDERS_ROUTE))]
 SlaRecorder = Annotated[Principal, Depends(require(Permission.FULFILLMENT_SLA))]
+Scanner = Annotated[Principal, Depends(require(Permission.FULFILLMENT_SCAN))]
 WarehouseCode = Annotated[str, Path(max_length=32)]
 
 
@@ -58,3 +70,31 @@ def record_sla(code: WarehouseCode, body: SlaIn, runtime: RuntimeDep, principal:
         actor=principal.actor("api"),
     )
     return BreakerOut.of(view)
+
+
+@router.post("/fulfillment/scans", response_model=ScanOut)
+def scan(body: ScanIn, runtime: RuntimeDep, principal: Scanner) -> ScanOut:
+    """One scan from a PDA: the shipment moves a step, or a clear refusal (nothing kept; send it again later).
+
+    The same device and client event id again returns the first answer and changes nothing.
+    """
+    return ScanOut.of(scans.apply_scan(runtime.uow(), scan=body.scan(), actor=principal.actor("scanner")))
+
+
+@router.post("/fulfillment/scans/batch", response_model=ScanBatchOut)
+def scan_batch(body: ScanBatchIn, runtime: RuntimeDep, principal: Scanner) -> ScanBatchOut:
+    """Scans taken offline, applied in event-time order; each refused one is kept as a conflict for a person."""
+    results = [ScanOut.of(result) for result in scans.apply_batch(runtime.uow(), scans=body.all(),
+                                                                   actor=principal.actor("scanner"))]
+    return ScanBatchOut(results=results, applied=sum(r.outcome == "applied" and not r.replay for r in results),
+                        conflicts=sum(r.outcome == "conflict" for r in results))
+
+
+@router.get("/fulfillment/scan-conflicts", response_model=ScanConflictList)
+def scan_conflicts(runtime: RuntimeDep, _: Reader, warehouse: Annotated[str | None, Query(max_length=32)] = None,
+                   cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ScanConflictList:
+    """Offline scans that were refused (frozen order, other warehouse, out of order …), newest first."""
+    with runtime.reading() as session:
+        rows = scans.scan_conflicts(session, warehouse=warehouse, limit=limit + 1, before_id=decode_id_cursor(cursor))
+    return ScanConflictList(items=[ScanConflictOut.of(row) for row in rows[:limit]],
+                            next_cursor=str(rows[limit - 1].id) if len(rows) > limit else None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orderhub.core.errors import Conflict, NotFound
+from orderhub.core.errors import Conflict, InvalidInput, NotFound
 
 
 class OrderNotRoutable(Conflict):
@@ -23,3 +23,58 @@ class UnknownWarehouse(NotFound):
 
     def __init__(self, code: str) -> None:
         super().__init__(f"unknown warehouse {code} / 仓库 {code} 不存在")
+
+
+class MalformedShipmentRef(InvalidInput):
+    code = "fulfillment.malformed_shipment_ref"
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            f"shipment reference {reference!r} is not ORDER_NO-PARCEL (e.g. DY_20260209_8a3f7b-1) "
+            f"/ 包裹编号格式错误，应为 订单号-包裹序号",
+            details=[{"field": "reference", "rule": "shipment_ref.format", "message": reference}])
+
+
+class UnknownShipment(NotFound):
+    code = "fulfillment.unknown_shipment"
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"no shipment {reference} / 包裹 {reference} 不存在",
+                         details=[{"reference": reference}])
+
+
+class OtherWarehouse(Conflict):
+    """A scanner may only move its own warehouse's shipments."""
+
+    code = "fulfillment.other_warehouse"
+
+    def __init__(self, reference: str, scanned_at: str, ships_from: str) -> None:
+        super().__init__(f"shipment {reference} ships from {ships_from}, not {scanned_at} "
+                         f"/ 包裹 {reference} 属于仓库 {ships_from}，不能在 {scanned_at} 扫描",
+                         details=[{"reference": reference, "warehouse": scanned_at, "ships_from": ships_from}])
+
+
+class ShipmentFrozen(Conflict):
+    """The order is on hold (an after-sales interception, or any other hold), cancelled or being refunded."""
+
+    code = "fulfillment.shipment_frozen"
+
+
+class ShipmentCancelled(Conflict):
+    code = "fulfillment.shipment_cancelled"
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"shipment {reference} was cancelled (the order was routed again) "
+                         f"/ 包裹 {reference} 已作废（订单已重新分仓）", details=[{"reference": reference}])
+
+
+class ScanOutOfOrder(Conflict):
+    """A scan that skips a step, or happened before the shipment's last scan."""
+
+    code = "fulfillment.scan_out_of_order"
+
+
+class ScanIdReused(Conflict):
+    """The device's client event id was stored before with another scan: the first one stands."""
+
+    code = "fulfillment.scan_id_reused"

@@ -48,11 +48,22 @@ class RoutingDecision(Base):
 
 class ShipmentStatus(StrEnum):
     PLANNED = "planned"
+    PICKING = "picking"
+    PICKED = "picked"
+    PACKED = "packed"
+    SHIPPED = "shipped"
     CANCELLED = "cancelled"
 
 
+# A shipment's way through its warehouse, one scan per step; cancelled is off the path.
+FLOW = (ShipmentStatus.PLANNED, ShipmentStatus.PICKING, ShipmentStatus.PICKED, ShipmentStatus.PACKED,
+        ShipmentStatus.SHIPPED)
+# Still in the warehouse: scans move it on, and a waybill can be bound to it.
+IN_WAREHOUSE = frozenset(FLOW[:-1])
+
+
 class Shipment(Base):
-    """One parcel of an order: from one warehouse with one carrier. Picking, packing and waybills come later."""
+    """One parcel of an order: from one warehouse with one carrier, moved on by the warehouse's scans."""
 
     __tablename__ = "shipment"
     __table_args__ = (
@@ -152,3 +163,73 @@ class WarehouseBreaker(Base):
             self.trips += 1
             return True
         return False
+
+
+class ScanKind(StrEnum):
+    """What a warehouse scanner reports: the step the shipment has just taken."""
+
+    PICK_STARTED = "pick_started"
+    PICKED = "picked"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+
+
+# The status each scan moves a shipment into (from the status just before it in FLOW).
+SCAN_TARGET = {
+    ScanKind.PICK_STARTED: ShipmentStatus.PICKING,
+    ScanKind.PICKED: ShipmentStatus.PICKED,
+    ScanKind.PACKED: ShipmentStatus.PACKED,
+    ScanKind.SHIPPED: ShipmentStatus.SHIPPED,
+}
+
+
+class ScanStep(StrEnum):
+    APPLY = "apply"  # the next step: the shipment moves
+    DONE = "done"  # the shipment is at or past it already: nothing to do
+    SKIPS = "skips"  # it skips a step (packed before picked): out of order
+    CANCELLED = "cancelled"  # the shipment is off the path
+
+
+def scan_step(status: str, kind: ScanKind) -> ScanStep:
+    """What a scan of `kind` means for a shipment in `status`."""
+    if status == ShipmentStatus.CANCELLED:
+        return ScanStep.CANCELLED
+    at, target = FLOW.index(ShipmentStatus(status)), FLOW.index(SCAN_TARGET[kind])
+    if target <= at:
+        return ScanStep.DONE
+    return ScanStep.APPLY if target == at + 1 else ScanStep.SKIPS
+
+
+class ScanOutcome(StrEnum):
+    APPLIED = "applied"
+    ALREADY_DONE = "already_done"  # a late scan of a step the shipment had taken: kept, changes nothing
+    CONFLICT = "conflict"  # refused (offline batch): kept for a person to look at
+
+
+class WarehouseScan(Base):
+    """One scanner event, stored once under its device and client event id, with what became of it."""
+
+    __tablename__ = "warehouse_scan"
+    __table_args__ = (
+        UniqueConstraint("device_id", "client_event_id"),
+        Index("ix_warehouse_scan_shipment", "shipment_id", "occurred_at"),
+        Index("ix_warehouse_scan_outcome", "outcome", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    client_event_id: Mapped[str] = mapped_column(String(64))
+    # The scanning warehouse, and the shipment and waybill as scanned (kept even when they match nothing).
+    warehouse_code: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[str] = mapped_column(String(64))
+    waybill_no: Mapped[str] = mapped_column(String(40), default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipment.id", ondelete="SET NULL"), default=None)
+    order_no: Mapped[str] = mapped_column(String(32), default="")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(8))  # online, batch
+    outcome: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str] = mapped_column(String(64), default="")
+    message: Mapped[str] = mapped_column(String(500), default="")
+    actor: Mapped[str] = mapped_column(String(64))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from orderhub.core.money import fen_to_yuan
-from orderhub.fulfillment.model import RoutingDecision, Shipment
+from orderhub.fulfillment.model import RoutingDecision, ScanKind, Shipment, WarehouseScan
+from orderhub.fulfillment.scans import Scan, ScanResult
 from orderhub.fulfillment.service import BreakerView, OrderRouting
 
 
@@ -182,3 +183,92 @@ class BreakerOut(BaseModel):
     def of(cls, view: BreakerView) -> BreakerOut:
         return cls(warehouse=view.warehouse, name=view.name, state=view.state.value,
                    consecutive_breaches=view.consecutive_breaches, tripped_until=view.tripped_until, trips=view.trips)
+
+
+_ID = r"^[A-Za-z0-9_.:\-]+$"
+
+
+class ScanFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    client_event_id: str = Field(min_length=1, max_length=64, pattern=_ID,
+                                 description="the device's own id of this scan: sending it again changes nothing")
+    reference: str = Field(min_length=1, max_length=64, description="the shipment: ORDER_NO-PARCEL_NO")
+    kind: ScanKind
+    occurred_at: AwareDatetime = Field(description="when it was scanned, with offset (the device clock)")
+    waybill_no: str = Field(default="", max_length=40, description="a waybill to bind to the shipment (ship scan)")
+
+
+class ScanIn(ScanFields):
+    device_id: str = Field(min_length=1, max_length=64, pattern=_ID)
+    warehouse: str = Field(min_length=1, max_length=32, description="the scanning warehouse's code")
+
+    def scan(self) -> Scan:
+        return Scan(self.device_id, self.client_event_id, self.warehouse, self.reference, self.kind, self.occurred_at,
+                    self.waybill_no)
+
+
+class ScanBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    device_id: str = Field(min_length=1, max_length=64, pattern=_ID)
+    warehouse: str = Field(min_length=1, max_length=32)
+    scans: list[ScanFields] = Field(min_length=1, max_length=1000)
+
+    def all(self) -> list[Scan]:
+        return [Scan(self.device_id, s.client_event_id, self.warehouse, s.reference, s.kind, s.occurred_at,
+                     s.waybill_no) for s in self.scans]
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class ScanOut(BaseModel):
+    client_event_id: str
+    reference: str
+    kind: str
+    outcome: str = Field(description="applied, already_done, conflict (kept for a person) or refused (not kept)")
+    replay: bool = Field(description="sent before: this is the first answer again")
+    order_no: str
+    shipment_status: str | None
+    error: ErrorOut | None
+
+    @classmethod
+    def of(cls, result: ScanResult) -> ScanOut:
+        error = ErrorOut(code=result.error_code, message=result.message) if result.error_code else None
+        return cls(client_event_id=result.client_event_id, reference=result.reference, kind=result.kind,
+                   outcome=result.outcome, replay=result.replay, order_no=result.order_no,
+                   shipment_status=result.shipment_status, error=error)
+
+
+class ScanBatchOut(BaseModel):
+    results: list[ScanOut] = Field(description="one per scan, in event-time order (the order they were applied)")
+    applied: int
+    conflicts: int
+
+
+class ScanConflictOut(BaseModel):
+    id: int
+    device_id: str
+    client_event_id: str
+    warehouse: str
+    reference: str
+    kind: str
+    waybill_no: str
+    occurred_at: datetime
+    received_at: datetime
+    error: ErrorOut
+
+    @classmethod
+    def of(cls, row: WarehouseScan) -> ScanConflictOut:
+        return cls(id=row.id, device_id=row.device_id, client_event_id=row.client_event_id,
+                   warehouse=row.warehouse_code, reference=row.reference, kind=row.kind, waybill_no=row.waybill_no,
+                   occurred_at=row.occurred_at, received_at=row.received_at,
+                   error=ErrorOut(code=row.error_code, message=row.message))
+
+
+class ScanConflictList(BaseModel):
+    items: list[ScanConflictOut]
+    next_cursor: str | None

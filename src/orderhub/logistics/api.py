@@ -1,5 +1,5 @@
 """Logistics endpoints: the kuaidi100 push (authenticated by its signature), waybill binding and reading,
-exception tickets of parcel anomalies and the carrier scorecard."""
+interception of shipped parcels, exception tickets of parcel anomalies and the carrier scorecard."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from orderhub.auth.deps import RuntimeDep, require
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.core.errors import InvalidInput
-from orderhub.core.pagination import InvalidCursor
-from orderhub.logistics import anomalies, kuaidi100, service
+from orderhub.core.pagination import decode_id_cursor
+from orderhub.logistics import anomalies, interception, kuaidi100, service
 from orderhub.logistics.anomalies import TicketFilters
 from orderhub.logistics.anomaly_rules import AnomalyKind
 from orderhub.logistics.errors import MalformedPush, PushSignatureInvalid
-from orderhub.logistics.model import TicketStatus, WaybillSource
+from orderhub.logistics.model import TicketStatus, Waybill, WaybillSource
 from orderhub.logistics.schemas import (
     CarrierScoreRead,
+    InterceptionIn,
+    InterceptionRead,
     Scorecard,
     TicketAcknowledge,
     TicketList,
@@ -28,6 +30,7 @@ from orderhub.logistics.schemas import (
     WaybillBind,
     WaybillRead,
 )
+from orderhub.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/logistics", tags=["logistics"])
 
@@ -86,21 +89,13 @@ def ticket_filters(status: str | None, kind: str | None, carrier: str | None, ow
                          owner=(owner or "").strip()[:64] or None)
 
 
-def before_id(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    if not cursor.isdigit() or len(cursor) > 18:
-        raise InvalidCursor("the cursor is not one this API issued / 分页游标无效")
-    return int(cursor)
-
-
 @router.get("/tickets", response_model=TicketList, summary="Exception tickets of parcel anomalies, newest first")
 def list_tickets(runtime: RuntimeDep, _: Reader, status: str | None = None, kind: str | None = None,
                  carrier: str | None = None, owner: str | None = None, cursor: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> TicketList:
     filters = ticket_filters(status, kind, carrier, owner)
     with runtime.reading() as session:
-        page = anomalies.list_tickets(session, filters, limit=limit, before_id=before_id(cursor))
+        page = anomalies.list_tickets(session, filters, limit=limit, before_id=decode_id_cursor(cursor))
         return TicketList(items=[TicketRead.of(t) for t in page.items], next_cursor=page.next_cursor)
 
 
@@ -121,3 +116,25 @@ def scorecard(runtime: RuntimeDep, _: Reader, month: str) -> Scorecard:
     with runtime.reading() as session:
         scores = anomalies.carrier_scorecard(session, month=month, zone=runtime.settings.zone, now=runtime.clock.now())
     return Scorecard(month=month, carriers=[CarrierScoreRead.of(score) for score in scores])
+
+
+@router.post("/waybills/{carrier}/{waybill_no}/interception", response_model=InterceptionRead,
+             summary="Ask the carrier to stop a shipped parcel and send it back (拦截)")
+def request_interception(carrier: str, waybill_no: str, body: InterceptionIn, runtime: RuntimeDep,
+                         principal: Writer) -> InterceptionRead:
+    """Only a shipped parcel on its way; asking again returns the request already made. Its state follows tracking."""
+    interception.request_interception(runtime.uow(), carrier=carrier, waybill_no=waybill_no, reason=body.reason,
+                                      actor=principal.actor("api"))
+    return read_interception(carrier, waybill_no, runtime)
+
+
+@router.get("/waybills/{carrier}/{waybill_no}/interception", response_model=InterceptionRead,
+            summary="A parcel's interception and its state")
+def get_interception(carrier: str, waybill_no: str, runtime: RuntimeDep, _: Reader) -> InterceptionRead:
+    return read_interception(carrier, waybill_no, runtime)
+
+
+def read_interception(carrier: str, waybill_no: str, runtime: Runtime) -> InterceptionRead:
+    with runtime.reading() as session:
+        found = interception.get_interception(session, carrier=carrier, waybill_no=waybill_no)
+        return InterceptionRead.of(found, session.get_one(Waybill, found.waybill_id))

@@ -58,3 +58,13 @@ class ResolutionReasonRequired(InvalidInput):
 
 class BadMonth(InvalidInput):
     code = "logistics.bad_month"
+
+
+class NotInterceptable(Conflict):
+    """Only a shipped parcel still on its way can be intercepted (an unshipped one is frozen by its hold)."""
+
+    code = "logistics.not_interceptable"
+
+
+class InterceptionNotFound(NotFound):
+    code = "logistics.interception_not_found"

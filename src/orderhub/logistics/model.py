@@ -189,3 +189,44 @@ class ExceptionTicketEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(16), default=None)
     to_status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(500), default="")
+
+
+class InterceptionState(StrEnum):
+    REQUESTED = "requested"  # sent to the carrier, waiting for the parcel to turn back
+    INTERCEPTED = "intercepted"  # the carrier sends it back (returning or returned)
+    FAILED = "failed"  # it was signed for before the carrier stopped it
+
+
+class WaybillInterception(Base):
+    """A shipped parcel the merchant asked its carrier to stop and send back (拦截), one per waybill."""
+
+    __tablename__ = "waybill_interception"
+    __table_args__ = (
+        UniqueConstraint("waybill_id"),
+        Index("ix_waybill_interception_state", "state", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    waybill_id: Mapped[int] = mapped_column(ForeignKey("waybill.id", ondelete="CASCADE"))
+    order_no: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The tracking event that settled it, as the carrier wrote it.
+    resolution: Mapped[str] = mapped_column(String(500), default="")
+
+    def settle(self, state: TrackingState, *, at: datetime, text: str) -> bool:
+        """Follow the parcel's new tracking state; True when it settles a requested interception."""
+        outcome = _SETTLED_BY.get(state)
+        if self.state != InterceptionState.REQUESTED.value or outcome is None:
+            return False
+        self.state, self.resolved_at, self.resolution = outcome.value, at, text[:500]
+        return True
+
+
+# The carrier turned the parcel back (intercepted), or it reached the receiver first (failed).
+_SETTLED_BY = {TrackingState.RETURNING: InterceptionState.INTERCEPTED,
+               TrackingState.RETURNED: InterceptionState.INTERCEPTED,
+               TrackingState.DELIVERED: InterceptionState.FAILED}

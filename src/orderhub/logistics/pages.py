@@ -15,9 +15,10 @@ from orderhub.auth.deps import RuntimeDep, require_console
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.core.i18n import humanise
+from orderhub.core.pagination import decode_id_cursor
 from orderhub.logistics import anomalies, service
 from orderhub.logistics.anomaly_rules import KIND_LABELS_ZH, AnomalyKind
-from orderhub.logistics.api import before_id, ticket_filters
+from orderhub.logistics.api import ticket_filters
 from orderhub.logistics.carriers import carrier_table
 from orderhub.logistics.model import TICKET_STATUS_LABELS_ZH, ExceptionTicket, TicketStatus
 from orderhub.logistics.service import Parcel
@@ -64,7 +65,7 @@ def anomaly_board(request: Request, runtime: RuntimeDep, principal: Reader, stat
     filters = ticket_filters(status, kind, carrier, owner)
     month = month.strip() or runtime.clock.now().astimezone(runtime.settings.zone).strftime("%Y-%m")
     with runtime.reading() as session:
-        page = anomalies.list_tickets(session, filters, limit=PAGE, before_id=before_id(cursor[:20]))
+        page = anomalies.list_tickets(session, filters, limit=PAGE, before_id=decode_id_cursor(cursor[:20]))
         scores = anomalies.carrier_scorecard(session, month=month, zone=runtime.settings.zone, now=runtime.clock.now())
     query = {"status": status, "kind": kind, "carrier": carrier, "owner": owner, "month": month}
     kept = {key: value for key, value in query.items() if value}

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderhub.logistics.anomaly_rules import AnomalyKind
-from orderhub.logistics.model import ExceptionTicket, TicketStatus, TrackingEvent
+from orderhub.logistics.model import (
+    ExceptionTicket,
+    InterceptionState,
+    TicketStatus,
+    TrackingEvent,
+    Waybill,
+    WaybillInterception,
+)
 from orderhub.logistics.states import TrackingState
 
 if TYPE_CHECKING:
@@ -132,3 +139,28 @@ class CarrierScoreRead(BaseModel):
 class Scorecard(BaseModel):
     month: str
     carriers: list[CarrierScoreRead]
+
+
+class InterceptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=500, description="why the parcel must come back (售后单号, 退款)")
+
+
+class InterceptionRead(BaseModel):
+    carrier: str
+    waybill_no: str
+    order_no: str
+    state: InterceptionState = Field(description="requested → intercepted (the carrier turned it back) or failed")
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    resolved_at: datetime | None
+    resolution: str
+
+    @classmethod
+    def of(cls, interception: WaybillInterception, waybill: Waybill) -> InterceptionRead:
+        return cls(carrier=waybill.carrier_code, waybill_no=waybill.number, order_no=interception.order_no,
+                   state=InterceptionState(interception.state), reason=interception.reason,
+                   requested_by=interception.requested_by, requested_at=interception.requested_at,
+                   resolved_at=interception.resolved_at, resolution=interception.resolution)

@@ -21,6 +21,7 @@ from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts, one_of
 from orderhub.core.outbox import OutboxEvent
 from orderhub.fulfillment import service as fulfillment
+from orderhub.fulfillment.model import IN_WAREHOUSE
 from orderhub.logistics.carriers import carrier_table
 from orderhub.logistics.errors import (
     MalformedPush,
@@ -36,6 +37,7 @@ from orderhub.logistics.model import (
     TrackingEvent,
     TrackingPush,
     Waybill,
+    WaybillInterception,
     WaybillSource,
     event_fingerprint,
 )
@@ -84,7 +86,7 @@ def _check_number(number: str) -> str:
 
 def bind_waybill(uow: UnitOfWork, *, order_no: str, carrier: str, waybill_no: str, actor: Actor,
                  source: WaybillSource = WaybillSource.MANUAL) -> Waybill:
-    """Bind a carrier's number to an order (and to its planned shipment with that carrier, if any).
+    """Bind a carrier's number to an order (and to its shipment with that carrier still in the warehouse, if any).
 
     Binding the same number to the same order again returns the waybill already bound; to another
     order it is refused. Pushes that arrived before the binding are taken in now.
@@ -92,33 +94,49 @@ def bind_waybill(uow: UnitOfWork, *, order_no: str, carrier: str, waybill_no: st
     code = _carrier_code(carrier)
     number = _check_number(waybill_no)
     with uow:
-        session = uow.session
-        now = uow.now()
-        routing = fulfillment.order_routing(session, order_no)
-        order = routing.order
-        held = session.scalar(select(Waybill).where(Waybill.carrier_code == code, Waybill.number == number))
-        if held is None:
-            bound = set(session.scalars(select(Waybill.shipment_id).where(Waybill.order_id == order.id)))
-            shipment = next((s for s in routing.shipments
-                             if s.carrier_code == code and s.status == "planned" and s.id not in bound), None)
-            row = {"order_id": order.id, "order_no": order.order_no, "shipment_id": shipment.id if shipment else None,
-                   "carrier_code": code, "carrier_name": carrier_table().name_of(code), "number": number,
-                   "source": source.value, "state": TrackingState.PENDING.value, "state_at": None,
-                   "last_push_digest": "", "last_push_at": None, "next_poll_at": now + FIRST_POLL_AFTER,
-                   "poll_failures": 0, "created_at": now, "updated_at": now}
-            # Two people binding the same number at once: the unique index lets one in, the other reads it.
-            created = session.scalar(insert_ignoring_conflicts(session, Waybill.__table__).returning(
-                Waybill.__table__.c.id), row)
-            held = session.scalar(select(Waybill).where(Waybill.carrier_code == code, Waybill.number == number))
-            assert held is not None
-            if created is not None:
-                _bound(session, held, source, actor, now)
-        if held.order_id != order.id:
-            raise WaybillTaken(f"{code} {number} is already bound to order {held.order_no} "
-                               f"/ 运单号已绑定到订单 {held.order_no}",
-                               details=[{"carrier": code, "waybill_no": number, "order_no": held.order_no}])
+        held = bind(uow.session, order_no=order_no, carrier=code, waybill_no=number, actor=actor, source=source,
+                    now=uow.now())
         uow.commit()
         return held
+
+
+def bind(session: Session, *, order_no: str, carrier: str, waybill_no: str, actor: Actor, source: WaybillSource,
+         now: datetime, shipment_id: int | None = None) -> Waybill:
+    """`bind_waybill` inside the caller's transaction (a ship scan binds the waybill it carries to its shipment)."""
+    code = _carrier_code(carrier)
+    number = _check_number(waybill_no)
+    routing = fulfillment.order_routing(session, order_no)
+    order = routing.order
+    held = session.scalar(select(Waybill).where(Waybill.carrier_code == code, Waybill.number == number))
+    if held is None:
+        if shipment_id is None:
+            bound = set(session.scalars(select(Waybill.shipment_id).where(Waybill.order_id == order.id)))
+            shipment = next((s for s in routing.shipments if s.carrier_code == code
+                             and s.status in IN_WAREHOUSE and s.id not in bound), None)
+            shipment_id = shipment.id if shipment else None
+        row = {"order_id": order.id, "order_no": order.order_no, "shipment_id": shipment_id,
+               "carrier_code": code, "carrier_name": carrier_table().name_of(code), "number": number,
+               "source": source.value, "state": TrackingState.PENDING.value, "state_at": None,
+               "last_push_digest": "", "last_push_at": None, "next_poll_at": now + FIRST_POLL_AFTER,
+               "poll_failures": 0, "created_at": now, "updated_at": now}
+        # Two people binding the same number at once: the unique index lets one in, the other reads it.
+        created = session.scalar(insert_ignoring_conflicts(session, Waybill.__table__).returning(
+            Waybill.__table__.c.id), row)
+        held = session.scalar(select(Waybill).where(Waybill.carrier_code == code, Waybill.number == number))
+        assert held is not None
+        if created is not None:
+            _bound(session, held, source, actor, now)
+    if held.order_id != order.id:
+        raise WaybillTaken(f"{code} {number} is already bound to order {held.order_no} "
+                           f"/ 运单号已绑定到订单 {held.order_no}",
+                           details=[{"carrier": code, "waybill_no": number, "order_no": held.order_no}])
+    if shipment_id is not None and held.shipment_id is None:
+        held.shipment_id, held.updated_at = shipment_id, now
+    elif shipment_id is not None and held.shipment_id != shipment_id:
+        raise WaybillTaken(f"{code} {number} is already bound to another parcel of order {held.order_no} "
+                           f"/ 运单号已绑定到该订单的另一个包裹",
+                           details=[{"carrier": code, "waybill_no": number, "order_no": held.order_no}])
+    return held
 
 
 def _bound(session: Session, waybill: Waybill, source: WaybillSource, actor: Actor, now: datetime) -> None:
@@ -201,11 +219,21 @@ def take_snapshot(session: Session, waybill: Waybill, snapshot: TrackSnapshot, *
     if changed:
         session.add(_outbox("logistics.tracking_changed", waybill, now,
                             {"from": previous, "to": waybill.state, "at": waybill.state_at}))
+        _settle_interception(session, waybill, latest["text"], now)
         if waybill.state == TrackingState.DELIVERED.value:
             deliver_order(session, order_id=waybill.order_id, order_no=waybill.order_no, now=now)
     if waybill.final:
         waybill.next_poll_at = None
     return Taken(len(landed), len(snapshot.events) - len(landed), TrackingState(waybill.state))
+
+
+def _settle_interception(session: Session, waybill: Waybill, text: str, now: datetime) -> None:
+    """An interception asked of the carrier is settled by the parcel's track: turned back, or signed for."""
+    interception = session.scalar(select(WaybillInterception).where(WaybillInterception.waybill_id == waybill.id)
+                                  .with_for_update())
+    if interception is not None and interception.settle(TrackingState(waybill.state), at=now, text=text):
+        session.add(_outbox("logistics.interception_resolved", waybill, now, {"interception": interception.state,
+                                                                              "resolution": interception.resolution}))
 
 
 def deliver_order(session: Session, *, order_id: int, order_no: str, now: datetime) -> bool:

@@ -1,0 +1,333 @@
+"""Warehouse scans: a PDA or scanner app moves a shipment through pick started → picked → packed → shipped.
+
+Each scan names its device and the device's own event id; a scan is stored once under that pair
+(unique index), so a replay returns what the first one did and changes nothing. The order follows
+its shipments in the same transaction: picking at the first pick scan, packed when every live
+shipment is packed, shipped when every one is shipped (orders' stock rules then turn the
+reservation into a deduction).
+
+A scan is refused with a clear reason when its shipment reference is malformed or unknown, it comes
+from another warehouse, its order is on hold (an after-sales interception freezes the shipment),
+cancelled or being refunded, it skips a step, or it happened before the shipment's last scan. Online,
+the refusal is the answer (nothing is stored, so the scanner can try again). An offline batch is
+applied in event-time order, each scan in its own savepoint; a refused one is stored as a conflict
+for a person (`scan_conflicts`) and the rest go on.
+
+Transactions lock the orders they touch (a batch all of them up front, ordered by number), so scans of
+one order's parcels, online or in batches, take turns and never deadlock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from orderhub.core.actor import Actor
+from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts
+from orderhub.core.errors import InvalidInput, OrderHubError
+from orderhub.core.outbox import add_event
+from orderhub.fulfillment import repository
+from orderhub.fulfillment.errors import (
+    MalformedShipmentRef,
+    OtherWarehouse,
+    ScanIdReused,
+    ScanOutOfOrder,
+    ShipmentCancelled,
+    ShipmentFrozen,
+    UnknownShipment,
+)
+from orderhub.fulfillment.model import (
+    FLOW,
+    SCAN_TARGET,
+    ScanKind,
+    ScanOutcome,
+    ScanStep,
+    Shipment,
+    ShipmentStatus,
+    WarehouseScan,
+    scan_step,
+)
+from orderhub.logistics import service as logistics
+from orderhub.logistics.model import WaybillSource
+from orderhub.orders import service as orders
+from orderhub.orders.model import Order
+from orderhub.orders.status import LABELS_ZH, OrderStatus
+
+# `{order_no}-{parcel_no}`, as printed on the pick list and the parcel label.
+SHIPMENT_REF = re.compile(r"^(?P<order_no>[A-Za-z0-9_]{1,32})-(?P<parcel>[1-9][0-9]{0,2})$")
+# A device clock this far ahead of ours is wrong, and its scan would block every true later one.
+CLOCK_SKEW = timedelta(minutes=10)
+# The order statuses in which its shipments are worked on; any other freezes them.
+WORKING = (OrderStatus.ALLOCATED, OrderStatus.PICKING, OrderStatus.PACKED, OrderStatus.SHIPPED)
+KIND_LABELS_ZH = {ScanKind.PICK_STARTED: "开始拣货", ScanKind.PICKED: "拣货完成", ScanKind.PACKED: "打包",
+                  ScanKind.SHIPPED: "发货"}
+
+
+def shipment_ref(order_no: str, parcel_no: int) -> str:
+    return f"{order_no}-{parcel_no}"
+
+
+@dataclass(frozen=True)
+class Scan:
+    device_id: str
+    client_event_id: str
+    warehouse: str
+    reference: str
+    kind: ScanKind
+    occurred_at: datetime
+    waybill_no: str = ""
+
+    def same_as(self, row: WarehouseScan) -> bool:
+        return (row.warehouse_code, row.reference, row.kind, row.waybill_no) == (
+            self.warehouse, self.reference, self.kind.value, self.waybill_no)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    client_event_id: str
+    reference: str
+    kind: str
+    outcome: str  # ScanOutcome, or "refused" (a batch scan whose event id was taken: not stored)
+    replay: bool
+    order_no: str = ""
+    shipment_status: str | None = None
+    error_code: str = ""
+    message: str = ""
+
+    @classmethod
+    def of(cls, row: WarehouseScan, *, replay: bool, shipment_status: str | None) -> ScanResult:
+        return cls(row.client_event_id, row.reference, row.kind, row.outcome, replay, row.order_no, shipment_status,
+                   row.error_code, row.message)
+
+
+def apply_scan(uow: UnitOfWork, *, scan: Scan, actor: Actor) -> ScanResult:
+    """One online scan: applied, or refused with its reason (nothing stored); a replay returns the first answer."""
+    with uow:
+        session = uow.session
+        stored = _stored(session, scan)
+        if stored is not None:
+            return _replayed(session, stored)
+        order_no = _parse(scan.reference)[0]
+        _lock_orders(session, [order_no])
+        result = _apply(session, scan, source="online", actor=actor, now=uow.now())
+        uow.commit()
+        return result
+
+
+def apply_batch(uow: UnitOfWork, *, scans: Sequence[Scan], actor: Actor) -> list[ScanResult]:
+    """An offline upload: every scan in event-time order, each applied or stored as a conflict; results in that order.
+
+    A scan whose device and event id were stored before is a replay; one whose id was stored with another
+    scan is refused and not stored (the first one stands).
+    """
+    ordered = sorted(scans, key=lambda scan: scan.occurred_at)
+    with uow:
+        session, now = uow.session, uow.now()
+        _lock_orders(session, [parsed[0] for scan in ordered if (parsed := _try_parse(scan.reference))])
+        results = []
+        for scan in ordered:
+            try:
+                stored = _stored(session, scan)
+                if stored is not None:
+                    results.append(_replayed(session, stored))
+                    continue
+                with session.begin_nested():
+                    results.append(_apply(session, scan, source="batch", actor=actor, now=now))
+            except OrderHubError as exc:
+                results.append(_conflict(session, scan, exc, actor=actor, now=now))
+        uow.commit()
+        return results
+
+
+def scan_conflicts(session: Session, *, warehouse: str | None = None, limit: int = 50,
+                   before_id: int | None = None) -> list[WarehouseScan]:
+    """Refused offline scans for a person to look at, newest first."""
+    query = select(WarehouseScan).where(WarehouseScan.outcome == ScanOutcome.CONFLICT.value)
+    if warehouse:
+        query = query.where(WarehouseScan.warehouse_code == warehouse)
+    if before_id is not None:
+        query = query.where(WarehouseScan.id < before_id)
+    return list(session.scalars(query.order_by(WarehouseScan.id.desc()).limit(limit)))
+
+
+def shipment_scans(session: Session, shipment_id: int) -> list[WarehouseScan]:
+    """A shipment's scans in the order they happened."""
+    return list(session.scalars(select(WarehouseScan).where(WarehouseScan.shipment_id == shipment_id)
+                                .order_by(WarehouseScan.occurred_at, WarehouseScan.id)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying one scan
+# ---------------------------------------------------------------------------------------------
+
+
+def _apply(session: Session, scan: Scan, *, source: str, actor: Actor, now: datetime) -> ScanResult:
+    order_no, parcel_no = _parse(scan.reference)
+    if scan.occurred_at > now + CLOCK_SKEW:
+        raise InvalidInput(f"scan time {scan.occurred_at.isoformat()} is in the future; check the device clock "
+                           f"/ 扫描时间晚于当前时间，请检查设备时钟",
+                           details=[{"field": "occurred_at", "rule": "time.future", "message": "in the future"}])
+    shipment = _shipment(session, order_no, parcel_no, scan.reference)
+    if shipment.warehouse_code != scan.warehouse:
+        raise OtherWarehouse(scan.reference, scan.warehouse, shipment.warehouse_code)
+    order = repository.lock_order(session, order_no)
+    step = scan_step(shipment.status, scan.kind)
+    if step is ScanStep.CANCELLED:
+        raise ShipmentCancelled(scan.reference)
+    if step is ScanStep.DONE:
+        return _store(session, scan, shipment, order_no, ScanOutcome.ALREADY_DONE, source=source, actor=actor,
+                      now=now, message=f"shipment already {shipment.status} / 包裹已是 {shipment.status}，不改变状态")
+    _check_working(order, scan.reference)
+    if step is ScanStep.SKIPS:
+        raise ScanOutOfOrder(
+            f"{scan.kind.value} scan of shipment {scan.reference} skips a step: it is {shipment.status} "
+            f"/ 包裹 {scan.reference} 当前为 {shipment.status}，不能直接{KIND_LABELS_ZH[scan.kind]}",
+            details=[{"reference": scan.reference, "status": shipment.status, "kind": scan.kind.value}])
+    last = _last_applied_at(session, shipment.id)
+    if last is not None and scan.occurred_at < last:
+        raise ScanOutOfOrder(
+            f"{scan.kind.value} scan at {scan.occurred_at.isoformat()} is earlier than the shipment's last scan at "
+            f"{last.isoformat()} / 扫描时间早于该包裹上一次扫描，请人工核对",
+            details=[{"reference": scan.reference, "occurred_at": scan.occurred_at.isoformat(),
+                      "last_scan_at": last.isoformat()}])
+    if scan.waybill_no:
+        logistics.bind(session, order_no=order_no, carrier=shipment.carrier_code, waybill_no=scan.waybill_no,
+                       actor=actor, source=WaybillSource.CARRIER, now=now, shipment_id=shipment.id)
+    shipment.status, shipment.updated_at = SCAN_TARGET[scan.kind].value, now
+    _follow(session, order, scan, actor=actor, now=now)
+    return _store(session, scan, shipment, order_no, ScanOutcome.APPLIED, source=source, actor=actor, now=now)
+
+
+def _check_working(order: Order, reference: str) -> None:
+    status = OrderStatus(order.status)
+    if status in WORKING:
+        return
+    if status is OrderStatus.ON_HOLD:
+        because = f"on hold: {order.hold_reason}" if order.hold_reason else "on hold"
+        because_zh = f"已挂起（{order.hold_reason}）" if order.hold_reason else "已挂起"
+    else:
+        because, because_zh = status.value, LABELS_ZH[status]
+    raise ShipmentFrozen(
+        f"order {order.order_no} is {because}: shipment {reference} is frozen, do not pick, pack or ship it "
+        f"/ 订单 {order.order_no} {because_zh}，包裹 {reference} 已冻结，请勿拣货、打包或发货",
+        details=[{"reference": reference, "order_no": order.order_no, "status": status.value,
+                  "hold_reason": order.hold_reason or ""}])
+
+
+def _follow(session: Session, order: Order, scan: Scan, *, actor: Actor, now: datetime) -> None:
+    """Move the order to where its live shipments are: picking once one started, then the least advanced one's step."""
+    statuses = [ShipmentStatus(status) for status in session.scalars(
+        select(Shipment.status).where(Shipment.order_id == order.id,
+                                      Shipment.status != ShipmentStatus.CANCELLED.value))]
+    least = min(FLOW.index(status) for status in statuses)
+    target = {FLOW.index(ShipmentStatus.PACKED): OrderStatus.PACKED,
+              FLOW.index(ShipmentStatus.SHIPPED): OrderStatus.SHIPPED}.get(least, OrderStatus.PICKING)
+    path = WORKING[WORKING.index(OrderStatus(order.status)) + 1:WORKING.index(target) + 1]
+    for status in path:
+        orders.apply_transition(session, order, target=status, actor=actor, at=now,
+                                reason=f"扫描{KIND_LABELS_ZH[scan.kind]}：包裹 {scan.reference}（{scan.warehouse}）")
+
+
+def _store(session: Session, scan: Scan, shipment: Shipment | None, order_no: str, outcome: ScanOutcome, *,
+           source: str, actor: Actor, now: datetime, error: OrderHubError | None = None,
+           message: str = "") -> ScanResult:
+    row = _row(scan, outcome, source=source, actor=actor, now=now,
+               shipment_id=shipment.id if shipment else None, order_no=order_no,
+               error_code=error.code if error else "", message=(error.message if error else message)[:500])
+    stored = session.scalar(insert_ignoring_conflicts(session, WarehouseScan.__table__)
+                            .returning(WarehouseScan.__table__.c.id), row)
+    if stored is None:
+        # The same device and event id landed in another transaction meanwhile: that one stands.
+        raise ScanIdReused(f"scan {scan.device_id}/{scan.client_event_id} was stored meanwhile; send it again "
+                           f"/ 该扫描已由另一请求保存，请重试")
+    topic = "fulfillment.scan_conflict" if outcome is ScanOutcome.CONFLICT else "fulfillment.shipment_scanned"
+    add_event(session, topic=topic, key=order_no or scan.reference, at=now, payload={
+        "order_no": order_no, "reference": scan.reference, "warehouse": scan.warehouse, "kind": scan.kind.value,
+        "outcome": outcome.value, "shipment_status": shipment.status if shipment else None,
+        "occurred_at": scan.occurred_at.isoformat(), "device_id": scan.device_id,
+        "client_event_id": scan.client_event_id, "waybill_no": scan.waybill_no, "error_code": row["error_code"],
+    })
+    return ScanResult(scan.client_event_id, scan.reference, scan.kind.value, outcome.value, False, order_no,
+                      shipment.status if shipment else None, row["error_code"], row["message"])
+
+
+def _conflict(session: Session, scan: Scan, error: OrderHubError, *, actor: Actor, now: datetime) -> ScanResult:
+    """A refused offline scan, kept for a person (or, when its id was taken by another scan, only reported)."""
+    if isinstance(error, ScanIdReused):
+        return ScanResult(scan.client_event_id, scan.reference, scan.kind.value, "refused", False,
+                          error_code=error.code, message=error.message)
+    parsed = _try_parse(scan.reference)
+    return _store(session, scan, None, parsed[0] if parsed else "", ScanOutcome.CONFLICT, source="batch",
+                  actor=actor, now=now, error=error)
+
+
+def _row(scan: Scan, outcome: ScanOutcome, *, source: str, actor: Actor, now: datetime, shipment_id: int | None,
+         order_no: str, error_code: str, message: str) -> dict[str, Any]:
+    return {"device_id": scan.device_id, "client_event_id": scan.client_event_id, "warehouse_code": scan.warehouse,
+            "reference": scan.reference, "waybill_no": scan.waybill_no, "kind": scan.kind.value,
+            "shipment_id": shipment_id, "order_no": order_no[:32], "occurred_at": scan.occurred_at,
+            "received_at": now, "source": source, "outcome": outcome.value, "error_code": error_code,
+            "message": message, "actor": actor.name[:64]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Queries
+# ---------------------------------------------------------------------------------------------
+
+
+def _try_parse(reference: str) -> tuple[str, int] | None:
+    match = SHIPMENT_REF.match(reference)
+    return (match["order_no"], int(match["parcel"])) if match else None
+
+
+def _parse(reference: str) -> tuple[str, int]:
+    parsed = _try_parse(reference)
+    if parsed is None:
+        raise MalformedShipmentRef(reference)
+    return parsed
+
+
+def _lock_orders(session: Session, order_nos: Sequence[str]) -> None:
+    """Row-lock the orders in number order (the same order in every transaction: no deadlocks)."""
+    for order_no in sorted(set(order_nos)):
+        if orders.order_ids(session, [order_no]):
+            repository.lock_order(session, order_no)
+
+
+def _shipment(session: Session, order_no: str, parcel_no: int, reference: str) -> Shipment:
+    """The order's newest shipment with the parcel number (routing again plans new ones under the same numbers)."""
+    order_id = orders.order_ids(session, [order_no]).get(order_no)
+    shipment = None if order_id is None else session.scalar(
+        select(Shipment).where(Shipment.order_id == order_id, Shipment.parcel_no == parcel_no)
+        .order_by(Shipment.id.desc()).limit(1))
+    if shipment is None:
+        raise UnknownShipment(reference)
+    return shipment
+
+
+def _last_applied_at(session: Session, shipment_id: int) -> datetime | None:
+    return session.scalar(select(func.max(WarehouseScan.occurred_at)).where(
+        WarehouseScan.shipment_id == shipment_id, WarehouseScan.outcome == ScanOutcome.APPLIED.value))
+
+
+def _stored(session: Session, scan: Scan) -> WarehouseScan | None:
+    """The scan stored before under the device's event id; ScanIdReused when that was another scan."""
+    row = session.scalar(select(WarehouseScan).where(WarehouseScan.device_id == scan.device_id,
+                                                     WarehouseScan.client_event_id == scan.client_event_id))
+    if row is not None and not scan.same_as(row):
+        raise ScanIdReused(
+            f"event id {scan.client_event_id} of device {scan.device_id} was used by another scan "
+            f"({row.kind} {row.reference}); the first one stands / 设备事件号已被另一次扫描使用",
+            details=[{"client_event_id": scan.client_event_id, "reference": row.reference, "kind": row.kind}])
+    return row
+
+
+def _replayed(session: Session, row: WarehouseScan) -> ScanResult:
+    status = session.scalar(select(Shipment.status).where(Shipment.id == row.shipment_id)) if row.shipment_id else None
+    return ScanResult.of(row, replay=True, shipment_status=status)
