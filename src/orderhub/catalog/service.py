@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from orderhub.catalog.errors import DuplicateSku, InvalidBundle, SkuNotFound, UnknownSku
 from orderhub.catalog.model import PlatformSkuMapping, Sku, SkuComponent
-from orderhub.core.db import UnitOfWork
+from orderhub.core.db import UnitOfWork, one_of
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def skus_by_code(session: Session, codes: Iterable[str]) -> dict[str, Sku]:
     wanted = set(codes)
     if not wanted:
         return {}
-    rows = session.scalars(select(Sku).where(Sku.code.in_(wanted), Sku.active.is_(True)))
+    rows = session.scalars(select(Sku).where(one_of(session, Sku.code, wanted), Sku.active.is_(True)))
     return {sku.code: sku for sku in rows}
 
 
@@ -188,7 +188,7 @@ def resolve_platform_skus(
     if platform_skus:
         rows = session.execute(
             select(PlatformSkuMapping.platform_sku, PlatformSkuMapping.sku_code).where(
-                PlatformSkuMapping.channel == channel, PlatformSkuMapping.platform_sku.in_(platform_skus)
+                PlatformSkuMapping.channel == channel, one_of(session, PlatformSkuMapping.platform_sku, platform_skus)
             )
         )
         mapped = {platform_sku: sku_code for platform_sku, sku_code in rows}
