@@ -682,6 +682,24 @@ def simulate_kuaidi100(
     run_kuaidi100_simulator(host, port, Kuaidi100State(key=key, customer=customer))
 
 
+@simulate_app.command("ewaybill")
+def simulate_ewaybill(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 9201,
+    key: Annotated[str, typer.Option(help="the API key (ORDERHUB_EWAYBILL_KEY)")] = "sim-key",
+    secret: Annotated[str, typer.Option(help="the signing secret (ORDERHUB_EWAYBILL_SECRET)")]
+    = "sim-secret",  # noqa: S107 - the simulator's made-up secret
+    partner_id: Annotated[str, typer.Option(help="the e-waybill account (ORDERHUB_EWAYBILL_PARTNER_ID)")]
+    = "SIMPARTNER",
+) -> None:
+    """Serve a fake kuaidi100 e-waybill API (电子面单 label/order, real format and signing) with fault injection."""
+    from orderhub.simulators.ewaybill import EwaybillState, run_ewaybill_simulator
+
+    console.print(f"e-waybill URL: http://{host}:{port}/label/order (ORDERHUB_EWAYBILL_URL); "
+                  "faults: POST /_control/faults")
+    run_ewaybill_simulator(host, port, EwaybillState(key=key, secret=secret, partner_id=partner_id))
+
+
 @routing_app.command("check")
 def routing_check(
     file: Annotated[Path | None, typer.Argument(help="routing tables (default: ORDERHUB_ROUTING_FILE, else built in)")]

@@ -23,7 +23,6 @@ from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork
 from orderhub.core.outbox import OutboxEvent, add_event
 from orderhub.orders import service as orders
-from orderhub.orders.model import OrderEvent
 from orderhub.runtime import Runtime
 
 SHIP_TOPIC = "channel.writeback.ship"
@@ -41,20 +40,25 @@ def backoff(attempts: int) -> timedelta:
 def request_shipment(uow: UnitOfWork, *, order_no: str, carrier_code: str, waybill_no: str, actor: Actor) -> int:
     """Ask the order's platform to mark it shipped with this carrier and waybill; returns the request id."""
     with uow:
-        session = uow.session
-        order = orders.get_order(session, order_no)
-        shop = session.get(Shop, order.shop_id)
-        assert shop is not None
-        at = uow.now()
-        event = add_event(session, topic=SHIP_TOPIC, key=order.order_no, at=at, payload={
-            "shop_id": shop.id, "channel_order_id": order.channel_order_id, "carrier_code": carrier_code,
-            "waybill_no": waybill_no})
-        order.events.add(OrderEvent(kind="writeback_requested", at=at, actor=actor.name, source=actor.source,
-                                    from_status=order.status, to_status=order.status,
-                                    reason=f"回传发货：{carrier_code} {waybill_no}"))
-        session.flush()
+        event = queue_shipment(uow.session, order_no=order_no, carrier_code=carrier_code, waybill_no=waybill_no,
+                               actor=actor, at=uow.now())
+        uow.session.flush()
         uow.commit()
         return event.id
+
+
+def queue_shipment(session: Session, *, order_no: str, carrier_code: str, waybill_no: str, actor: Actor,
+                   at: datetime) -> OutboxEvent:
+    """The shipment write-back inside the caller's transaction (a ship scan)."""
+    order = orders.get_order(session, order_no)
+    shop = session.get(Shop, order.shop_id)
+    assert shop is not None
+    event = add_event(session, topic=SHIP_TOPIC, key=order.order_no, at=at, payload={
+        "shop_id": shop.id, "channel_order_id": order.channel_order_id, "carrier_code": carrier_code,
+        "waybill_no": waybill_no})
+    orders.note_on_timeline(order, kind="writeback_requested", reason=f"回传发货：{carrier_code} {waybill_no}",
+                            actor=actor, at=at)
+    return event
 
 
 def request_stock(uow: UnitOfWork, *, shop_id: int, platform_sku: str, quantity: int) -> int:
@@ -70,6 +74,11 @@ def queue_stock(session: Session, *, shop_id: int, platform_sku: str, quantity: 
     """The stock write-back inside the caller's transaction (the channel stock sync)."""
     return add_event(session, topic=STOCK_TOPIC, key=f"{shop_id}:{platform_sku}", at=at,
                      payload={"shop_id": shop_id, "platform_sku": platform_sku, "quantity": quantity})
+
+
+def writes_shipments(channel: str) -> bool:
+    """Whether the channel's platform is told of shipments (own POS, phone and manual shops have none to tell)."""
+    return channel in CLIENTS
 
 
 def writes_stock(channel: str) -> bool:
@@ -141,5 +150,4 @@ def _note_on_order(session: Any, event: OutboxEvent, error: PlatformError | None
         kind, reason = "writeback_done", f"平台已回传发货：{event.payload['waybill_no']}"
     else:
         kind, reason = "writeback_failed", f"回传发货失败（{event.attempts} 次）：{event.last_error}"
-    order.events.add(OrderEvent(kind=kind, at=now, actor="worker", source="worker", from_status=order.status,
-                                to_status=order.status, reason=reason[:500]))
+    orders.note_on_timeline(order, kind=kind, reason=reason, actor=Actor("worker", "worker"), at=now)

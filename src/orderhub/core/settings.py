@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     kuaidi100_key: str = ""
     kuaidi100_customer: str = ""
     kuaidi100_query_url: str = "https://poll.kuaidi100.com/poll/query.do"
+    # Kuaidi100 e-waybills (电子面单, `label/order`): key and secret sign each request; the partner id
+    # (and key, for carriers that want one) is the merchant's e-waybill account with the carrier's outlet;
+    # the sender mobile is printed on every label with the shipping warehouse's name and address.
+    ewaybill_url: str = "https://api.kuaidi100.com/label/order"
+    ewaybill_key: str = ""
+    ewaybill_secret: str = ""
+    ewaybill_partner_id: str = ""
+    ewaybill_partner_key: str = ""
+    ewaybill_sender_mobile: str = ""
     log_json: bool = True
     log_level: str = "INFO"
 

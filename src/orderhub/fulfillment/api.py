@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Depends, Path, Query
 
 from orderhub.auth.deps import RuntimeDep, require
@@ -25,6 +26,8 @@ from orderhub.fulfillment.schemas import (
     SlaIn,
 )
 from orderhub.fulfillment.tables import tables_at
+from orderhub.logistics import ewaybill
+from orderhub.logistics.schemas import EwaybillRead
 
 router = APIRouter(prefix="/api/v1", tags=["fulfillment"])
 
@@ -33,6 +36,8 @@ Router = Annotated[Principal, Depends(require(Permission.ORDERS_ROUTE))]
 SlaRecorder = Annotated[Principal, Depends(require(Permission.FULFILLMENT_SLA))]
 Scanner = Annotated[Principal, Depends(require(Permission.FULFILLMENT_SCAN))]
 WarehouseCode = Annotated[str, Path(max_length=32)]
+OrderNo = Annotated[str, Path(max_length=32)]
+ParcelNo = Annotated[int, Path(ge=1, le=999)]
 
 
 @router.post("/orders/{order_no}/route", response_model=RoutingOut)
@@ -98,3 +103,22 @@ def scan_conflicts(runtime: RuntimeDep, _: Reader, warehouse: Annotated[str | No
         rows = scans.scan_conflicts(session, warehouse=warehouse, limit=limit + 1, before_id=decode_id_cursor(cursor))
     return ScanConflictList(items=[ScanConflictOut.of(row) for row in rows[:limit]],
                             next_cursor=str(rows[limit - 1].id) if len(rows) > limit else None)
+
+
+@router.post("/fulfillment/shipments/{order_no}/{parcel_no}/waybill", response_model=EwaybillRead,
+             summary="Get the parcel's e-waybill number from its carrier (电子面单)")
+def request_waybill(order_no: OrderNo, parcel_no: ParcelNo, runtime: RuntimeDep, principal: Scanner) -> EwaybillRead:
+    """A parcel that has a waybill returns it; otherwise the carrier is asked and the number bound to the parcel.
+
+    A carrier failure (after retries) is a 502 `logistics.ewaybill_unavailable` or `logistics.ewaybill_refused`
+    with the carrier's code, and nothing is bound.
+    """
+    settings = runtime.settings
+    account = ewaybill.EwaybillAccount(url=settings.ewaybill_url, key=settings.ewaybill_key,
+                                       secret=settings.ewaybill_secret, partner_id=settings.ewaybill_partner_id,
+                                       partner_key=settings.ewaybill_partner_key,
+                                       sender_mobile=settings.ewaybill_sender_mobile)
+    with httpx.Client(timeout=ewaybill.HTTP_TIMEOUT) as http:
+        issued = ewaybill.request_waybill(runtime.uow(), order_no=order_no, parcel_no=parcel_no,
+                                          actor=principal.actor("api"), http=http, account=account)
+    return EwaybillRead.of(issued)

@@ -110,6 +110,12 @@ def shipments(session: Session, order_id: int, *, status: ShipmentStatus | None 
     return list(session.scalars(query.order_by(Shipment.id)))
 
 
+def parcel(session: Session, order_id: int, parcel_no: int) -> Shipment | None:
+    """The order's newest shipment with the parcel number (routing again plans new ones under the same numbers)."""
+    return session.scalar(select(Shipment).where(Shipment.order_id == order_id, Shipment.parcel_no == parcel_no)
+                          .order_by(Shipment.id.desc()).limit(1))
+
+
 def with_planned_shipments(session: Session, order_ids: Collection[int]) -> set[int]:
     return set(session.scalars(
         select(Shipment.order_id).where(Shipment.order_id.in_(order_ids),

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from orderhub.channels import writeback
 from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts
 from orderhub.core.errors import InvalidInput, OrderHubError
@@ -201,7 +202,24 @@ def _apply(session: Session, scan: Scan, *, source: str, actor: Actor, now: date
                        actor=actor, source=WaybillSource.CARRIER, now=now, shipment_id=shipment.id)
     shipment.status, shipment.updated_at = SCAN_TARGET[scan.kind].value, now
     _follow(session, order, scan, actor=actor, now=now)
+    if scan.kind is ScanKind.SHIPPED:
+        _write_back(session, order, shipment, actor=actor, now=now)
     return _store(session, scan, shipment, order_no, ScanOutcome.APPLIED, source=source, actor=actor, now=now)
+
+
+def _write_back(session: Session, order: Order, shipment: Shipment, *, actor: Actor, now: datetime) -> None:
+    """Tell the order's platform the parcel left, with its carrier and waybill, in the scan's own transaction."""
+    if not writeback.writes_shipments(order.channel):
+        return
+    waybill = logistics.shipment_waybill(session, shipment_id=shipment.id)
+    if waybill is None:
+        # Nothing to tell the platform yet; alerts pick this up, and binding a number later is a manual write-back.
+        add_event(session, topic="fulfillment.shipped_without_waybill", key=order.order_no, at=now,
+                  payload={"order_no": order.order_no, "parcel_no": shipment.parcel_no,
+                           "carrier": shipment.carrier_code})
+        return
+    writeback.queue_shipment(session, order_no=order.order_no, carrier_code=waybill.carrier_code,
+                             waybill_no=waybill.number, actor=actor, at=now)
 
 
 def _check_working(order: Order, reference: str) -> None:
@@ -301,11 +319,8 @@ def _lock_orders(session: Session, order_nos: Sequence[str]) -> None:
 
 
 def _shipment(session: Session, order_no: str, parcel_no: int, reference: str) -> Shipment:
-    """The order's newest shipment with the parcel number (routing again plans new ones under the same numbers)."""
     order_id = orders.order_ids(session, [order_no]).get(order_no)
-    shipment = None if order_id is None else session.scalar(
-        select(Shipment).where(Shipment.order_id == order_id, Shipment.parcel_no == parcel_no)
-        .order_by(Shipment.id.desc()).limit(1))
+    shipment = None if order_id is None else repository.parcel(session, order_id, parcel_no)
     if shipment is None:
         raise UnknownShipment(reference)
     return shipment

@@ -27,7 +27,7 @@ from orderhub.core.money import fen_to_yuan
 from orderhub.core.outbox import add_event
 from orderhub.fulfillment import regions, repository
 from orderhub.fulfillment.decision import Decision, Request, Site, Unroutable, decide, not_reserved
-from orderhub.fulfillment.errors import OrderNotRoutable, UnknownWarehouse
+from orderhub.fulfillment.errors import OrderNotRoutable, UnknownShipment, UnknownWarehouse
 from orderhub.fulfillment.model import (
     BreakerState,
     RoutingDecision,
@@ -356,6 +356,15 @@ class OrderRouting:
 def order_routing(session: Session, order_no: str) -> OrderRouting:
     order = orders.get_order(session, order_no)
     return OrderRouting(order, repository.decisions(session, order.id), repository.shipments(session, order.id))
+
+
+def order_parcel(session: Session, *, order_no: str, parcel_no: int, lock: bool = False) -> tuple[Order, Shipment]:
+    """The order and its parcel `{order_no}-{parcel_no}`; with `lock`, the order row-locked first, as scans do."""
+    order = repository.lock_order(session, order_no) if lock else orders.get_order(session, order_no)
+    shipment = repository.parcel(session, order.id, parcel_no)
+    if shipment is None:
+        raise UnknownShipment(f"{order_no}-{parcel_no}")
+    return order, shipment
 
 
 def latest_decision(session: Session, *, order_id: int) -> RoutingDecision | None:

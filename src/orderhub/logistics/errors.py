@@ -68,3 +68,28 @@ class NotInterceptable(Conflict):
 
 class InterceptionNotFound(NotFound):
     code = "logistics.interception_not_found"
+
+
+class EwaybillFailed(OrderHubError):
+    """The carrier's e-waybill API gave no number; nothing was bound."""
+
+    code, status = "logistics.ewaybill_failed", 502
+
+
+class EwaybillUnavailable(EwaybillFailed):
+    """Timeouts, connection errors, 5xx or the carrier's own server error, still so after our retries."""
+
+    code = "logistics.ewaybill_unavailable"
+    retryable = True
+
+
+class EwaybillRefused(EwaybillFailed):
+    """The carrier refused the order (bad parameters, signature, account, no waybills left): retrying cannot help."""
+
+    code = "logistics.ewaybill_refused"
+
+
+class NotWaybillable(Conflict):
+    """The parcel cannot get a waybill now: shipped, cancelled, frozen with its order, or no address yet."""
+
+    code = "logistics.not_waybillable"

@@ -49,6 +49,11 @@ def query_sign(param: str, key: str, customer: str) -> str:
     return sign(param, key + customer)
 
 
+def label_sign(param: str, t: str, key: str, secret: str) -> str:
+    """The e-waybill API's `sign`: UPPER(HEX(MD5(param + t + key + secret))) (电子面单下单接口 V2)."""
+    return sign(param, t + key + secret)
+
+
 @dataclass(frozen=True)
 class TrackEvent:
     at: datetime  # UTC

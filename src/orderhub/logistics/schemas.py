@@ -21,6 +21,7 @@ from orderhub.logistics.states import TrackingState
 if TYPE_CHECKING:
     # Only named in signatures: the orders schemas import these models, and the service imports orders.
     from orderhub.logistics.anomalies import CarrierScore
+    from orderhub.logistics.ewaybill import IssuedWaybill
     from orderhub.logistics.service import Parcel
 
 
@@ -164,3 +165,18 @@ class InterceptionRead(BaseModel):
                    state=InterceptionState(interception.state), reason=interception.reason,
                    requested_by=interception.requested_by, requested_at=interception.requested_at,
                    resolved_at=interception.resolved_at, resolution=interception.resolution)
+
+
+class EwaybillRead(BaseModel):
+    """A parcel's e-waybill; `requested` is false when the parcel already had it (nothing was asked of the carrier)."""
+
+    order_no: str
+    parcel_no: int
+    carrier: str
+    waybill_no: str
+    requested: bool
+
+    @classmethod
+    def of(cls, issued: IssuedWaybill) -> EwaybillRead:
+        return cls(order_no=issued.order_no, parcel_no=issued.parcel_no, carrier=issued.carrier_code,
+                   waybill_no=issued.waybill_no, requested=issued.requested)

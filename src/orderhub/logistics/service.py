@@ -139,6 +139,11 @@ def bind(session: Session, *, order_no: str, carrier: str, waybill_no: str, acto
     return held
 
 
+def shipment_waybill(session: Session, *, shipment_id: int) -> Waybill | None:
+    """The waybill bound to a shipment (its first, should a parcel carry two)."""
+    return session.scalar(select(Waybill).where(Waybill.shipment_id == shipment_id).order_by(Waybill.id).limit(1))
+
+
 def _bound(session: Session, waybill: Waybill, source: WaybillSource, actor: Actor, now: datetime) -> None:
     session.add(_outbox("logistics.waybill_bound", waybill, now, {"source": source.value, "actor": actor.name,
                                                               "shipment_id": waybill.shipment_id}))

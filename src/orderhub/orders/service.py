@@ -292,6 +292,13 @@ def apply_transition(
     return event
 
 
+def note_on_timeline(order: Order, *, kind: str, reason: str, actor: Actor, at: datetime) -> None:
+    """A fact another domain adds to the order's timeline without changing its status (a write-back,
+    a failed e-waybill request), in the caller's transaction."""
+    order.events.add(OrderEvent(kind=kind, at=at, actor=actor.name, source=actor.source, from_status=order.status,
+                                to_status=order.status, reason=reason[:500]))
+
+
 def get_order(session: Session, order_no: str) -> Order:
     return repository.get(session, order_no)
 
