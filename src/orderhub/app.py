@@ -14,6 +14,8 @@ from orderhub.channels.api import router as channels_router
 from orderhub.channels.api import writebacks as writebacks_router
 from orderhub.core.http import InputGuardMiddleware, RequestLogMiddleware, install_error_handlers
 from orderhub.finance.api import router as finance_router
+from orderhub.fulfillment.api import PHOTO_UPLOAD_PATH, UPLOAD_OVERHEAD_BYTES
+from orderhub.fulfillment.api import portal as portal_router
 from orderhub.fulfillment.api import router as fulfillment_router
 from orderhub.inventory.api import router as inventory_router
 from orderhub.logistics.api import router as logistics_router
@@ -35,12 +37,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(RequestLogMiddleware)
-    app.add_middleware(InputGuardMiddleware, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(InputGuardMiddleware, max_bytes=runtime.settings.max_body_bytes,
+                       upload_paths=PHOTO_UPLOAD_PATH,
+                       upload_max_bytes=runtime.settings.photo_max_bytes + UPLOAD_OVERHEAD_BYTES)
     app.include_router(orders_router)
     app.include_router(channels_router)
     app.include_router(writebacks_router)
     app.include_router(inventory_router)
     app.include_router(fulfillment_router)
+    app.include_router(portal_router)
     app.include_router(finance_router)
     app.include_router(logistics_router)
     app.include_router(aftersales_router)

@@ -296,17 +296,20 @@ def shop_list() -> None:
 def user_create(
     username: Annotated[str, typer.Option()],
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
-    role: Annotated[str, typer.Option(help="admin, ops, ops_supervisor, warehouse, finance, viewer")],
+    role: Annotated[str, typer.Option(help="admin, ops, ops_supervisor, warehouse, finance, viewer, 3pl")],
+    warehouse: Annotated[str | None, typer.Option(help="hold the user to this warehouse (required for 3pl)")] = None,
 ) -> None:
     """Create a user."""
     from orderhub.auth import service as auth
     from orderhub.core.errors import OrderHubError
 
     try:
-        user = auth.create_user(_runtime().uow(), username=username, password=password, role=role)
+        user = auth.create_user(_runtime().uow(), username=username, password=password, role=role,
+                                warehouse=warehouse)
     except OrderHubError as exc:
         raise _fail(exc) from exc
-    console.print(f"user {user.username} ({user.role}) created")
+    scope = f", warehouse {user.warehouse_code}" if user.warehouse_code else ""
+    console.print(f"user {user.username} ({user.role}{scope}) created")
 
 
 @token_app.command("create")

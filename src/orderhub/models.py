@@ -18,6 +18,7 @@ from orderhub.finance.model import (
     StatementLine,
 )
 from orderhub.fulfillment.model import (
+    ParcelPhoto,
     RoutingDecision,
     Shipment,
     ShipmentLine,
@@ -70,6 +71,7 @@ __all__ = [
     "OrderLine",
     "OrderRefund",
     "OutboxEvent",
+    "ParcelPhoto",
     "PlatformSkuMapping",
     "PullCursor",
     "Receivable",

@@ -17,6 +17,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(32))
+    # The one warehouse the user works for (outsourced warehouse staff); None: every warehouse.
+    warehouse_code: Mapped[str | None] = mapped_column(String(32), default=None)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

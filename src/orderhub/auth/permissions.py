@@ -12,6 +12,8 @@ class Role(StrEnum):
     WAREHOUSE = "warehouse"
     FINANCE = "finance"
     VIEWER = "viewer"
+    # An outsourced warehouse's staff: scoped to one warehouse (the user's warehouse_code).
+    THREE_PL = "3pl"
 
 
 class Permission(StrEnum):
@@ -49,6 +51,9 @@ class Permission(StrEnum):
     # refund and close them.
     AFTERSALES_READ = "aftersales.read"
     AFTERSALES_HANDLE = "aftersales.handle"
+    # The warehouse portal: a warehouse's parcels and daily report; upload package photos.
+    PORTAL_READ = "portal.read"
+    PORTAL_PHOTO = "portal.photo"
 
 
 P = Permission
@@ -65,9 +70,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPS: frozenset(_READ | {P.ORDERS_CREATE, P.ORDERS_TRANSITION, P.CHANNELS_REPLAY, P.ORDERS_ROUTE,
                                  P.LOGISTICS_WRITE, P.AFTERSALES_HANDLE}),
     Role.WAREHOUSE: frozenset(_READ | {P.ORDERS_TRANSITION, P.ORDERS_ROUTE, P.FULFILLMENT_SLA, P.FULFILLMENT_SCAN,
-                                       P.INVENTORY_ADJUST, P.LOGISTICS_WRITE}),
+                                       P.INVENTORY_ADJUST, P.LOGISTICS_WRITE, P.PORTAL_READ, P.PORTAL_PHOTO}),
     Role.FINANCE: frozenset(_READ | {P.FINANCE_READ, P.FINANCE_RESOLVE, P.FINANCE_IMPORT}),
     Role.VIEWER: frozenset(_READ | {P.FINANCE_READ}),
+    # None of _READ: the order, stock and tracking APIs span every warehouse. Waybills are bound by the
+    # ship scan's waybill_no or the e-waybill request, both held to the user's warehouse.
+    Role.THREE_PL: frozenset({P.TOKENS_OWN, P.PORTAL_READ, P.PORTAL_PHOTO, P.FULFILLMENT_SCAN}),
 }
 
 ROLE_LABELS_ZH = {
@@ -77,7 +85,11 @@ ROLE_LABELS_ZH = {
     Role.WAREHOUSE: "仓库",
     Role.FINANCE: "财务",
     Role.VIEWER: "只读",
+    Role.THREE_PL: "外包仓",
 }
+# Roles that may be, or (SCOPE_REQUIRED) must be, held to one warehouse.
+SCOPABLE = frozenset({Role.WAREHOUSE, Role.THREE_PL})
+SCOPE_REQUIRED = frozenset({Role.THREE_PL})
 
 
 def permissions_of(role: str) -> frozenset[Permission]:

@@ -15,16 +15,19 @@ from sqlalchemy.orm import Session
 from orderhub.auth.errors import (
     DuplicateUser,
     InvalidCredentials,
+    InvalidScope,
+    OutsideScope,
     TokenNotFound,
     UnknownRole,
     UserNotFound,
     WeakPassword,
 )
 from orderhub.auth.model import ApiToken, ConsoleSession, User
-from orderhub.auth.permissions import Permission, Role, permissions_of
+from orderhub.auth.permissions import SCOPABLE, SCOPE_REQUIRED, Permission, Role, permissions_of
 from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork
 from orderhub.core.ids import new_token
+from orderhub.inventory import service as inventory
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 8
@@ -38,9 +41,19 @@ class Principal:
     username: str
     role: Role
     permissions: frozenset[Permission]
+    # The one warehouse this caller works for; None: every warehouse.
+    warehouse_code: str | None = None
 
     def actor(self, source: str) -> Actor:
         return Actor(name=self.username, source=source, permissions=frozenset(p.value for p in self.permissions))
+
+    def warehouse_for(self, asked: str | None) -> str | None:
+        """The warehouse a request acts for: the caller's own when scoped (OutsideScope if it names another)."""
+        if self.warehouse_code is None:
+            return asked
+        if asked is not None and asked != self.warehouse_code:
+            raise OutsideScope(self.warehouse_code, asked)
+        return self.warehouse_code
 
 
 @dataclass(frozen=True)
@@ -61,10 +74,25 @@ def _digest(secret: str) -> str:
 
 
 def _principal(user: User) -> Principal:
-    return Principal(user.id, user.username, Role(user.role), permissions_of(user.role))
+    return Principal(user.id, user.username, Role(user.role), permissions_of(user.role), user.warehouse_code)
 
 
-def create_user(uow: UnitOfWork, *, username: str, password: str, role: str) -> User:
+def _check_scope(session: Session, role: Role, warehouse: str | None) -> None:
+    if warehouse is None:
+        if role in SCOPE_REQUIRED:
+            raise InvalidScope(f"role {role.value} needs a warehouse (--warehouse) / 角色 {role.value} 必须指定仓库",
+                               details=[{"field": "warehouse", "rule": "scope.required", "message": "required"}])
+        return
+    if role not in SCOPABLE:
+        raise InvalidScope(f"role {role.value} works for every warehouse; only {', '.join(sorted(SCOPABLE))} "
+                           f"can be held to one / 角色 {role.value} 不能限定仓库",
+                           details=[{"field": "warehouse", "rule": "scope.not_allowed", "message": role.value}])
+    if warehouse not in {found.code for found in inventory.list_warehouses(session)}:
+        raise InvalidScope(f"unknown warehouse {warehouse} / 仓库 {warehouse} 不存在",
+                           details=[{"field": "warehouse", "rule": "warehouse.unknown", "message": warehouse}])
+
+
+def create_user(uow: UnitOfWork, *, username: str, password: str, role: str, warehouse: str | None = None) -> User:
     try:
         parsed_role = Role(role)
     except ValueError:
@@ -76,8 +104,10 @@ def create_user(uow: UnitOfWork, *, username: str, password: str, role: str) -> 
     with uow:
         if uow.session.scalar(select(User.id).where(User.username == username)) is not None:
             raise DuplicateUser(f"user {username} already exists / 用户 {username} 已存在")
+        _check_scope(uow.session, parsed_role, warehouse)
         user = User(
-            username=username, password_hash=_hasher.hash(password), role=parsed_role.value, created_at=uow.now()
+            username=username, password_hash=_hasher.hash(password), role=parsed_role.value, created_at=uow.now(),
+            warehouse_code=warehouse,
         )
         uow.session.add(user)
         uow.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from typing import Any
@@ -27,11 +28,20 @@ class BodyTooLarge(OrderHubError):
 
 class InputGuardMiddleware:
     """Refuse bodies over the limit before they are read into memory (413), whatever Content-Length says,
-    and URLs carrying NUL characters, which no database column can hold (400)."""
+    and URLs carrying NUL characters, which no database column can hold (400). Upload routes (paths matching
+    `upload_paths`) may carry up to `upload_max_bytes`."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, *, upload_paths: re.Pattern[str] | None = None,
+                 upload_max_bytes: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_paths = upload_paths
+        self.upload_max_bytes = upload_max_bytes
+
+    def _limit(self, path: str) -> int:
+        if self.upload_paths is not None and self.upload_paths.match(path):
+            return max(self.max_bytes, self.upload_max_bytes)
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,9 +51,10 @@ class InputGuardMiddleware:
             await self._respond(send, 400, "request.invalid_characters",
                                 "NUL characters are not allowed in URLs / 网址中不能含有空字符")
             return
+        limit = self._limit(scope.get("path", ""))
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         seen = 0
         started = False
@@ -53,8 +64,8 @@ class InputGuardMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(f"request body over {self.max_bytes} bytes / 请求体过大")
+                if seen > limit:
+                    raise BodyTooLarge(f"request body over {limit} bytes / 请求体过大")
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -67,10 +78,10 @@ class InputGuardMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        await self._respond(send, 413, "request.too_large", f"request body over {self.max_bytes} bytes / 请求体过大")
+    async def _refuse(self, send: Send, limit: int) -> None:
+        await self._respond(send, 413, "request.too_large", f"request body over {limit} bytes / 请求体过大")
 
     @staticmethod
     async def _respond(send: Send, status: int, code: str, message: str) -> None:

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     ewaybill_partner_id: str = ""
     ewaybill_partner_key: str = ""
     ewaybill_sender_mobile: str = ""
+    # Package photos of the warehouse portal: where the disk store keeps them, the largest accepted, and
+    # whether an outsourced (3pl) warehouse's parcel may be ship-scanned only once it has one.
+    photo_dir: Path = Path("photos")
+    photo_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    photo_required: bool = True
     log_json: bool = True
     log_level: str = "INFO"
 

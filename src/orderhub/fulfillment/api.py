@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 
 from orderhub.auth.deps import RuntimeDep, require
 from orderhub.auth.permissions import Permission
@@ -13,9 +15,16 @@ from orderhub.auth.service import Principal
 from orderhub.core.clock import ensure_utc
 from orderhub.core.errors import InvalidInput
 from orderhub.core.pagination import decode_id_cursor
+from orderhub.fulfillment import portal as portal_service
 from orderhub.fulfillment import scans, service
+from orderhub.fulfillment.model import ShipmentStatus
+from orderhub.fulfillment.photos import DiskPhotoStore
 from orderhub.fulfillment.schemas import (
     BreakerOut,
+    PhotoOut,
+    PortalParcelList,
+    PortalParcelOut,
+    PortalReportOut,
     RoutingOut,
     ScanBatchIn,
     ScanBatchOut,
@@ -28,13 +37,20 @@ from orderhub.fulfillment.schemas import (
 from orderhub.fulfillment.tables import tables_at
 from orderhub.logistics import ewaybill
 from orderhub.logistics.schemas import EwaybillRead
+from orderhub.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["fulfillment"])
+portal = APIRouter(prefix="/api/v1/portal", tags=["warehouse portal"])
+# The photo upload may carry a photo up to the photo limit (plus the multipart envelope), more than other bodies.
+PHOTO_UPLOAD_PATH = re.compile(r"^/api/v1/portal/parcels/[^/]+/[^/]+/photo$")
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
 
 Reader = Annotated[Principal, Depends(require(Permission.ORDERS_READ))]
 Router = Annotated[Principal, Depends(require(Permission.ORDERS_ROUTE))]
 SlaRecorder = Annotated[Principal, Depends(require(Permission.FULFILLMENT_SLA))]
 Scanner = Annotated[Principal, Depends(require(Permission.FULFILLMENT_SCAN))]
+PortalReader = Annotated[Principal, Depends(require(Permission.PORTAL_READ))]
+Photographer = Annotated[Principal, Depends(require(Permission.PORTAL_PHOTO))]
 WarehouseCode = Annotated[str, Path(max_length=32)]
 OrderNo = Annotated[str, Path(max_length=32)]
 ParcelNo = Annotated[int, Path(ge=1, le=999)]
@@ -83,14 +99,16 @@ def scan(body: ScanIn, runtime: RuntimeDep, principal: Scanner) -> ScanOut:
 
     The same device and client event id again returns the first answer and changes nothing.
     """
-    return ScanOut.of(scans.apply_scan(runtime.uow(), scan=body.scan(), actor=principal.actor("scanner")))
+    return ScanOut.of(scans.apply_scan(runtime.uow(), scan=body.scan(), actor=principal.actor("scanner"),
+                                       rules=_scan_rules(runtime, principal)))
 
 
 @router.post("/fulfillment/scans/batch", response_model=ScanBatchOut)
 def scan_batch(body: ScanBatchIn, runtime: RuntimeDep, principal: Scanner) -> ScanBatchOut:
     """Scans taken offline, applied in event-time order; each refused one is kept as a conflict for a person."""
     results = [ScanOut.of(result) for result in scans.apply_batch(runtime.uow(), scans=body.all(),
-                                                                   actor=principal.actor("scanner"))]
+                                                                   actor=principal.actor("scanner"),
+                                                                   rules=_scan_rules(runtime, principal))]
     return ScanBatchOut(results=results, applied=sum(r.outcome == "applied" and not r.replay for r in results),
                         conflicts=sum(r.outcome == "conflict" for r in results))
 
@@ -113,6 +131,9 @@ def request_waybill(order_no: OrderNo, parcel_no: ParcelNo, runtime: RuntimeDep,
     A carrier failure (after retries) is a 502 `logistics.ewaybill_unavailable` or `logistics.ewaybill_refused`
     with the carrier's code, and nothing is bound.
     """
+    with runtime.reading() as session:
+        portal_service.visible_parcel(session, order_no=order_no, parcel_no=parcel_no,
+                                      warehouse=principal.warehouse_code)
     settings = runtime.settings
     account = ewaybill.EwaybillAccount(url=settings.ewaybill_url, key=settings.ewaybill_key,
                                        secret=settings.ewaybill_secret, partner_id=settings.ewaybill_partner_id,
@@ -122,3 +143,69 @@ def request_waybill(order_no: OrderNo, parcel_no: ParcelNo, runtime: RuntimeDep,
         issued = ewaybill.request_waybill(runtime.uow(), order_no=order_no, parcel_no=parcel_no,
                                           actor=principal.actor("api"), http=http, account=account)
     return EwaybillRead.of(issued)
+
+
+def _scan_rules(runtime: Runtime, principal: Principal) -> scans.ScanRules:
+    return scans.ScanRules(scope=principal.warehouse_code, photo_required=runtime.settings.photo_required)
+
+
+def _portal_warehouse(principal: Principal, asked: str | None) -> str:
+    warehouse = principal.warehouse_for(asked)
+    if warehouse is None:
+        raise InvalidInput("name the warehouse (?warehouse=CODE) / 请指定仓库",
+                           details=[{"field": "warehouse", "rule": "required", "message": "required"}])
+    return warehouse
+
+
+@portal.get("/parcels", response_model=PortalParcelList)
+def portal_parcels(runtime: RuntimeDep, principal: PortalReader,
+                   warehouse: Annotated[str | None, Query(max_length=32)] = None,
+                   status: ShipmentStatus | None = None, cursor: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> PortalParcelList:
+    """The warehouse's parcels, newest first: order number, status, waybill, photos.
+
+    A user held to one warehouse sees only its parcels (naming another is a 403 `auth.outside_scope`);
+    others name the warehouse.
+    """
+    code = _portal_warehouse(principal, warehouse)
+    with runtime.reading() as session:
+        views = portal_service.list_parcels(session, warehouse=code, status=status, limit=limit + 1,
+                                            before_id=decode_id_cursor(cursor))
+    return PortalParcelList(items=[PortalParcelOut.of(view) for view in views[:limit]],
+                      next_cursor=str(views[limit - 1].id) if len(views) > limit else None)
+
+
+@portal.get("/parcels/{order_no}/{parcel_no}", response_model=PortalParcelOut)
+def portal_parcel(order_no: OrderNo, parcel_no: ParcelNo, runtime: RuntimeDep,
+                  principal: PortalReader) -> PortalParcelOut:
+    """One parcel; another warehouse's parcel is a 404, exactly as one that does not exist."""
+    with runtime.reading() as session:
+        return PortalParcelOut.of(portal_service.parcel_view(session, order_no=order_no, parcel_no=parcel_no,
+                                                       warehouse=principal.warehouse_code))
+
+
+@portal.post("/parcels/{order_no}/{parcel_no}/photo", status_code=201, response_model=PhotoOut)
+def upload_photo(order_no: OrderNo, parcel_no: ParcelNo, runtime: RuntimeDep, principal: Photographer,
+                 photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP showing the order number")]
+                 ) -> PhotoOut:
+    """Upload the parcel's package photo (multipart field `photo`); it must show the order number.
+
+    Not an image: 422 `portal.photo_not_image`; over the limit: 413 `portal.photo_too_large`.
+    """
+    settings = runtime.settings
+    # One byte over the limit is enough to refuse it; never read more than that.
+    content = photo.file.read(settings.photo_max_bytes + 1)
+    row = portal_service.attach_photo(runtime.uow(), DiskPhotoStore(settings.photo_dir), order_no=order_no,
+                                      parcel_no=parcel_no, warehouse=principal.warehouse_code, content=content,
+                                      max_bytes=settings.photo_max_bytes, actor=principal.actor("portal"))
+    return PhotoOut.of(row)
+
+
+@portal.get("/report", response_model=PortalReportOut)
+def portal_report(runtime: RuntimeDep, principal: PortalReader, day: Annotated[date, Query(alias="date")],
+                  warehouse: Annotated[str | None, Query(max_length=32)] = None) -> PortalReportOut:
+    """The warehouse's day (business timezone): parcels shipped, on-time rate, wrong-ship rate, photo compliance."""
+    code = _portal_warehouse(principal, warehouse)
+    with runtime.reading() as session:
+        return PortalReportOut.of(portal_service.daily_report(session, warehouse=code, day=day,
+                                                              zone=runtime.settings.zone))

@@ -78,3 +78,15 @@ class ScanIdReused(Conflict):
     """The device's client event id was stored before with another scan: the first one stands."""
 
     code = "fulfillment.scan_id_reused"
+
+
+class PhotoRequired(Conflict):
+    """An outsourced warehouse ships a parcel only once its package photo (showing the order number) is uploaded."""
+
+    code = "fulfillment.photo_required"
+
+    def __init__(self, reference: str, warehouse: str) -> None:
+        super().__init__(f"shipment {reference} has no package photo; {warehouse} is an outsourced warehouse and "
+                         f"must upload one showing the order number before the ship scan "
+                         f"/ 包裹 {reference} 尚未上传包裹照片（需拍到订单号），外包仓发货前必须上传",
+                         details=[{"reference": reference, "warehouse": warehouse}])

@@ -233,3 +233,26 @@ class WarehouseScan(Base):
     error_code: Mapped[str] = mapped_column(String(64), default="")
     message: Mapped[str] = mapped_column(String(500), default="")
     actor: Mapped[str] = mapped_column(String(64))
+
+
+class ParcelPhoto(Base):
+    """A package photo taken at packing, showing the order number; the image itself is in the photo store."""
+
+    __tablename__ = "parcel_photo"
+    __table_args__ = (
+        Index("ix_parcel_photo_shipment", "shipment_id"),
+        Index("ix_parcel_photo_warehouse_at", "warehouse_code", "uploaded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipment.id", ondelete="CASCADE"))
+    order_no: Mapped[str] = mapped_column(String(32))
+    parcel_no: Mapped[int]
+    warehouse_code: Mapped[str] = mapped_column(String(32))
+    # Where the store keeps it (a relative path on disk, an object key in a bucket).
+    storage_key: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    uploaded_by: Mapped[str] = mapped_column(String(64))

@@ -28,15 +28,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from orderhub.auth.errors import OutsideScope
 from orderhub.channels import writeback
 from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts
 from orderhub.core.errors import InvalidInput, OrderHubError
 from orderhub.core.outbox import add_event
-from orderhub.fulfillment import repository
+from orderhub.fulfillment import portal, repository
 from orderhub.fulfillment.errors import (
     MalformedShipmentRef,
     OtherWarehouse,
+    PhotoRequired,
     ScanIdReused,
     ScanOutOfOrder,
     ShipmentCancelled,
@@ -54,6 +56,8 @@ from orderhub.fulfillment.model import (
     WarehouseScan,
     scan_step,
 )
+from orderhub.inventory import service as inventory
+from orderhub.inventory.model import WarehouseKind
 from orderhub.logistics import service as logistics
 from orderhub.logistics.model import WaybillSource
 from orderhub.orders import service as orders
@@ -107,8 +111,27 @@ class ScanResult:
                    row.error_code, row.message)
 
 
-def apply_scan(uow: UnitOfWork, *, scan: Scan, actor: Actor) -> ScanResult:
+@dataclass(frozen=True)
+class ScanRules:
+    """Who scans and what the merchant requires.
+
+    scope: the one warehouse a scoped scanner works for (None: any); its scans for another are refused
+    (OutsideScope), and another warehouse's parcel is to it an unknown one. photo_required: an outsourced
+    warehouse's parcel is ship-scanned only once it has a package photo.
+    """
+
+    scope: str | None = None
+    photo_required: bool = True
+
+
+def _check_scope(warehouse: str, rules: ScanRules) -> None:
+    if rules.scope is not None and warehouse != rules.scope:
+        raise OutsideScope(rules.scope, warehouse)
+
+
+def apply_scan(uow: UnitOfWork, *, scan: Scan, actor: Actor, rules: ScanRules = ScanRules()) -> ScanResult:
     """One online scan: applied, or refused with its reason (nothing stored); a replay returns the first answer."""
+    _check_scope(scan.warehouse, rules)
     with uow:
         session = uow.session
         stored = _stored(session, scan)
@@ -116,17 +139,20 @@ def apply_scan(uow: UnitOfWork, *, scan: Scan, actor: Actor) -> ScanResult:
             return _replayed(session, stored)
         order_no = _parse(scan.reference)[0]
         _lock_orders(session, [order_no])
-        result = _apply(session, scan, source="online", actor=actor, now=uow.now())
+        result = _apply(session, scan, source="online", actor=actor, now=uow.now(), rules=rules)
         uow.commit()
         return result
 
 
-def apply_batch(uow: UnitOfWork, *, scans: Sequence[Scan], actor: Actor) -> list[ScanResult]:
+def apply_batch(uow: UnitOfWork, *, scans: Sequence[Scan], actor: Actor,
+                rules: ScanRules = ScanRules()) -> list[ScanResult]:
     """An offline upload: every scan in event-time order, each applied or stored as a conflict; results in that order.
 
     A scan whose device and event id were stored before is a replay; one whose id was stored with another
     scan is refused and not stored (the first one stands).
     """
+    for scan in scans:
+        _check_scope(scan.warehouse, rules)
     ordered = sorted(scans, key=lambda scan: scan.occurred_at)
     with uow:
         session, now = uow.session, uow.now()
@@ -139,7 +165,7 @@ def apply_batch(uow: UnitOfWork, *, scans: Sequence[Scan], actor: Actor) -> list
                     results.append(_replayed(session, stored))
                     continue
                 with session.begin_nested():
-                    results.append(_apply(session, scan, source="batch", actor=actor, now=now))
+                    results.append(_apply(session, scan, source="batch", actor=actor, now=now, rules=rules))
             except OrderHubError as exc:
                 results.append(_conflict(session, scan, exc, actor=actor, now=now))
         uow.commit()
@@ -168,7 +194,7 @@ def shipment_scans(session: Session, shipment_id: int) -> list[WarehouseScan]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _apply(session: Session, scan: Scan, *, source: str, actor: Actor, now: datetime) -> ScanResult:
+def _apply(session: Session, scan: Scan, *, source: str, actor: Actor, now: datetime, rules: ScanRules) -> ScanResult:
     order_no, parcel_no = _parse(scan.reference)
     if scan.occurred_at > now + CLOCK_SKEW:
         raise InvalidInput(f"scan time {scan.occurred_at.isoformat()} is in the future; check the device clock "
@@ -176,6 +202,8 @@ def _apply(session: Session, scan: Scan, *, source: str, actor: Actor, now: date
                            details=[{"field": "occurred_at", "rule": "time.future", "message": "in the future"}])
     shipment = _shipment(session, order_no, parcel_no, scan.reference)
     if shipment.warehouse_code != scan.warehouse:
+        if rules.scope is not None:
+            raise UnknownShipment(scan.reference)
         raise OtherWarehouse(scan.reference, scan.warehouse, shipment.warehouse_code)
     order = repository.lock_order(session, order_no)
     step = scan_step(shipment.status, scan.kind)
@@ -197,6 +225,8 @@ def _apply(session: Session, scan: Scan, *, source: str, actor: Actor, now: date
             f"{last.isoformat()} / 扫描时间早于该包裹上一次扫描，请人工核对",
             details=[{"reference": scan.reference, "occurred_at": scan.occurred_at.isoformat(),
                       "last_scan_at": last.isoformat()}])
+    if scan.kind is ScanKind.SHIPPED and rules.photo_required and _lacks_required_photo(session, shipment):
+        raise PhotoRequired(scan.reference, shipment.warehouse_code)
     if scan.waybill_no:
         logistics.bind(session, order_no=order_no, carrier=shipment.carrier_code, waybill_no=scan.waybill_no,
                        actor=actor, source=WaybillSource.CARRIER, now=now, shipment_id=shipment.id)
@@ -205,6 +235,11 @@ def _apply(session: Session, scan: Scan, *, source: str, actor: Actor, now: date
     if scan.kind is ScanKind.SHIPPED:
         _write_back(session, order, shipment, actor=actor, now=now)
     return _store(session, scan, shipment, order_no, ScanOutcome.APPLIED, source=source, actor=actor, now=now)
+
+
+def _lacks_required_photo(session: Session, shipment: Shipment) -> bool:
+    outsourced = inventory.get_warehouse(session, shipment.warehouse_code).kind == WarehouseKind.THIRD_PARTY
+    return outsourced and not portal.has_photo(session, shipment.id)
 
 
 def _write_back(session: Session, order: Order, shipment: Shipment, *, actor: Actor, now: datetime) -> None:
@@ -335,6 +370,11 @@ def _stored(session: Session, scan: Scan) -> WarehouseScan | None:
     """The scan stored before under the device's event id; ScanIdReused when that was another scan."""
     row = session.scalar(select(WarehouseScan).where(WarehouseScan.device_id == scan.device_id,
                                                      WarehouseScan.client_event_id == scan.client_event_id))
+    if row is not None and row.warehouse_code != scan.warehouse:
+        # Another warehouse's scan: say nothing of it.
+        raise ScanIdReused(f"event id {scan.client_event_id} of device {scan.device_id} was used by another scan; "
+                           f"the first one stands / 设备事件号已被另一次扫描使用",
+                           details=[{"client_event_id": scan.client_event_id}])
     if row is not None and not scan.same_as(row):
         raise ScanIdReused(
             f"event id {scan.client_event_id} of device {scan.device_id} was used by another scan "

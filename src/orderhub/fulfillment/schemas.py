@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from orderhub.core.money import fen_to_yuan
-from orderhub.fulfillment.model import RoutingDecision, ScanKind, Shipment, WarehouseScan
+from orderhub.fulfillment.model import ParcelPhoto, RoutingDecision, ScanKind, Shipment, WarehouseScan
+from orderhub.fulfillment.portal import ON_TIME, DailyReport, ParcelView
 from orderhub.fulfillment.scans import Scan, ScanResult
 from orderhub.fulfillment.service import BreakerView, OrderRouting
 
@@ -272,3 +273,62 @@ class ScanConflictOut(BaseModel):
 class ScanConflictList(BaseModel):
     items: list[ScanConflictOut]
     next_cursor: str | None
+
+
+class PortalParcelOut(BaseModel):
+    order_no: str
+    parcel_no: int
+    reference: str = Field(description="ORDER_NO-PARCEL, as on the pick list and label")
+    warehouse: str
+    carrier: str
+    status: str
+    waybill_no: str | None
+    photos: int = Field(description="package photos uploaded")
+    created_at: datetime = Field(description="planned (allocated) at")
+
+    @classmethod
+    def of(cls, view: ParcelView) -> PortalParcelOut:
+        return cls(order_no=view.order_no, parcel_no=view.parcel_no, reference=f"{view.order_no}-{view.parcel_no}",
+                   warehouse=view.warehouse_code, carrier=view.carrier_code, status=view.status,
+                   waybill_no=view.waybill_no, photos=view.photos, created_at=view.created_at)
+
+
+class PortalParcelList(BaseModel):
+    items: list[PortalParcelOut]
+    next_cursor: str | None
+
+
+class PhotoOut(BaseModel):
+    id: int
+    order_no: str
+    parcel_no: int
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_at: datetime
+    uploaded_by: str
+
+    @classmethod
+    def of(cls, row: ParcelPhoto) -> PhotoOut:
+        return cls(id=row.id, order_no=row.order_no, parcel_no=row.parcel_no, content_type=row.content_type,
+                   size_bytes=row.size_bytes, sha256=row.sha256, uploaded_at=row.uploaded_at,
+                   uploaded_by=row.uploaded_by)
+
+
+class PortalReportOut(BaseModel):
+    warehouse: str
+    date: date
+    shipped: int = Field(description="parcels ship-scanned that business day")
+    on_time: int = Field(description=f"of them, shipped within {ON_TIME.total_seconds() / 3600:g} h of allocation")
+    on_time_rate: float | None
+    with_photo: int
+    photo_compliance: float | None = Field(description="shipped parcels with a package photo / shipped")
+    wrong_parcel_scans: int = Field(description="offline scans refused because the parcel is another warehouse's")
+    wrong_ship_rate: float | None = Field(description="wrong_parcel_scans / shipped")
+
+    @classmethod
+    def of(cls, report: DailyReport) -> PortalReportOut:
+        return cls(warehouse=report.warehouse, date=report.day, shipped=report.shipped, on_time=report.on_time,
+                   on_time_rate=report.on_time_rate, with_photo=report.with_photo,
+                   photo_compliance=report.photo_compliance, wrong_parcel_scans=report.wrong_parcel_scans,
+                   wrong_ship_rate=report.wrong_ship_rate)

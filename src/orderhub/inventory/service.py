@@ -90,6 +90,11 @@ def list_warehouses(session: Session) -> list[Warehouse]:
     return list(session.scalars(select(Warehouse).order_by(Warehouse.code)))
 
 
+def get_warehouse(session: Session, code: str) -> Warehouse:
+    """The warehouse with the code; UnknownWarehouse if there is none."""
+    return _warehouse(session, code)
+
+
 def _warehouse(session: Session, code: str) -> Warehouse:
     found = session.scalar(select(Warehouse).where(Warehouse.code == code))
     if found is None:

@@ -9,7 +9,7 @@ order never move it backwards.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -436,3 +436,15 @@ def _parcels(session: Session, waybills: Sequence[Waybill]) -> list[Parcel]:
         events[event.waybill_id].append(event)
     return [Parcel(waybill, events[waybill.id]) for waybill in waybills]
 
+
+
+def shipment_waybill_numbers(session: Session, *, shipment_ids: Collection[int]) -> dict[int, str]:
+    """Each shipment's waybill number (its first, should a parcel carry two); shipments without one are left out."""
+    if not shipment_ids:
+        return {}
+    numbers: dict[int, str] = {}
+    for shipment_id, number in session.execute(
+            select(Waybill.shipment_id, Waybill.number).where(Waybill.shipment_id.in_(shipment_ids))
+            .order_by(Waybill.id)):
+        numbers.setdefault(shipment_id, number)
+    return numbers

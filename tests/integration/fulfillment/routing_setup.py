@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
+from PIL import Image
 from sqlalchemy import select
 
 from orderhub.auth.permissions import Permission
 from orderhub.catalog import service as catalog
 from orderhub.core.actor import Actor
 from orderhub.core.outbox import OutboxEvent
+from orderhub.fulfillment import portal
+from orderhub.fulfillment.photos import DiskPhotoStore
 from orderhub.inventory import service as inventory
 from orderhub.inventory.model import WarehouseKind
 from orderhub.orders import service as orders
@@ -83,3 +88,16 @@ def free_stock(runtime: Runtime, *skus: str) -> dict[str, dict[str, int]]:
 def events(runtime: Runtime, topic: str) -> list[OutboxEvent]:
     with runtime.reading() as session:
         return list(session.scalars(select(OutboxEvent).where(OutboxEvent.topic == topic).order_by(OutboxEvent.id)))
+
+
+def package_photo(fmt: str = "JPEG", size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small real image, as a phone would upload it."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 160, 90)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def photograph(runtime: Runtime, photo_dir: Path, order_no: str, parcel_no: int) -> None:
+    """Upload the parcel's package photo (outsourced warehouses ship only photographed parcels)."""
+    portal.attach_photo(runtime.uow(), DiskPhotoStore(photo_dir), order_no=order_no, parcel_no=parcel_no,
+                        warehouse=None, content=package_photo(), max_bytes=1024 * 1024, actor=STAFF)

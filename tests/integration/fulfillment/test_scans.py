@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -34,7 +35,14 @@ from orderhub.logistics.errors import MalformedWaybill, NotInterceptable, Waybil
 from orderhub.orders import service as orders
 from orderhub.orders.status import OrderStatus
 from orderhub.runtime import Runtime
-from tests.integration.fulfillment.routing_setup import STAFF, approved_order, events, put_stock, set_up_warehouses
+from tests.integration.fulfillment.routing_setup import (
+    STAFF,
+    approved_order,
+    events,
+    photograph,
+    put_stock,
+    set_up_warehouses,
+)
 from tests.integration.logistics.tracking_setup import SALT, signed, snapshot
 
 pytestmark = pytest.mark.usefixtures("merchant", "warehouses")
@@ -132,7 +140,8 @@ def test_a_replayed_scan_returns_the_first_answer_and_changes_nothing(runtime: R
     assert status(runtime, order_no) == ("picking", ["picking"])
 
 
-def test_a_split_order_is_packed_and_shipped_only_when_every_parcel_is(runtime: Runtime, clock: FixedClock) -> None:
+def test_a_split_order_is_packed_and_shipped_only_when_every_parcel_is(runtime: Runtime, clock: FixedClock,
+                                                                      tmp_path: Path) -> None:
     put_stock(runtime, "WH-HZ", R_CUP=5)
     put_stock(runtime, "WH-GZ", R_TEA=5)
     order_no = routed_order(runtime, (("R-CUP", 1), ("R-TEA", 1)))
@@ -146,6 +155,7 @@ def test_a_split_order_is_packed_and_shipped_only_when_every_parcel_is(runtime: 
     assert status(runtime, order_no)[0] == "picking"
     through(runtime, order_no, FLOW[:3], now, parcel=gz, warehouse="WH-GZ")
     assert status(runtime, order_no)[0] == "packed"
+    photograph(runtime, tmp_path, order_no, gz)
     through(runtime, order_no, FLOW[3:], now + timedelta(hours=1), parcel=hz, warehouse="WH-HZ")
     assert status(runtime, order_no)[0] == "packed"
     through(runtime, order_no, FLOW[3:], now + timedelta(hours=1), parcel=gz, warehouse="WH-GZ")
