@@ -15,23 +15,13 @@ from orderhub.aftersales.service import CaseFilters
 from orderhub.auth.deps import RuntimeDep, require
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
-from orderhub.core.clock import ensure_utc
-from orderhub.core.errors import InvalidInput
+from orderhub.core.schemas import aware_query_time
 
 router = APIRouter(prefix="/api/v1/aftersales", tags=["aftersales"])
 
 Reader = Annotated[Principal, Depends(require(Permission.AFTERSALES_READ))]
 Handler = Annotated[Principal, Depends(require(Permission.AFTERSALES_HANDLE))]
 CaseNo = Annotated[str, Path(max_length=32)]
-
-
-def _aware(name: str, value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise InvalidInput(f"{name} needs a UTC offset, e.g. 2026-11-20T00:00:00+08:00 / {name} 需要带时区",
-                           details=[{"field": name, "rule": "datetime.offset_required", "message": "offset required"}])
-    return ensure_utc(value)
 
 
 @router.post("", status_code=201, response_model=CaseRead)
@@ -55,8 +45,8 @@ def list_cases(
     cursor: str | None = Query(default=None, max_length=200),
 ) -> CaseList:
     filters = CaseFilters(status=status, kind=kind, order_no=order_no, needs_interception=needs_interception,
-                          created_from=_aware("created_from", created_from),
-                          created_to=_aware("created_to", created_to))
+                          created_from=aware_query_time("created_from", created_from),
+                          created_to=aware_query_time("created_to", created_to))
     with runtime.reading() as session:
         page = service.list_cases(session, filters, limit=limit, cursor=cursor)
         return CaseList(items=[CaseRead.of(case) for case in page.items], next_cursor=page.next_cursor)

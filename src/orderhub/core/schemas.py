@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+
+from orderhub.core.clock import ensure_utc
+from orderhub.core.errors import InvalidInput
 
 _MONEY = re.compile(r"^-?\d{1,10}(\.\d{1,2})?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -32,3 +36,15 @@ class Strict(BaseModel):
         if isinstance(value, str) and _CONTROL.search(value):
             raise ValueError("control characters are not allowed")
         return value
+
+
+def aware_query_time(name: str, value: datetime | None) -> datetime | None:
+    """A time filter from a query string, in UTC; one without an offset is refused (422), never guessed."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise InvalidInput(
+            f"{name} needs a UTC offset, e.g. 2026-11-20T00:00:00+08:00 / {name} 需要带时区",
+            details=[{"field": name, "rule": "datetime.offset_required", "message": "offset required"}],
+        )
+    return ensure_utc(value)

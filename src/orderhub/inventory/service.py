@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from orderhub.catalog import service as catalog
@@ -471,8 +471,8 @@ def reserve_new(session: Session, demands: Sequence[Demand], *, at: datetime,
     if not demands:
         return {}
     needs, codes = _needs(session, demands)
-    if len(demands) == 1:
-        return {demands[0].order_id: _reserve_one(session, demands[0], needs[0], codes, at, actor)}
+    if len(demands) == 1 and len(needs[0]) == 1 and session.get_bind().dialect.name == "postgresql":
+        return {demands[0].order_id: _reserve_one_sku(session, demands[0], needs[0], codes, at, actor)}
     return _reserve_locked(session, demands, {}, {d.order_id: need for d, need in zip(demands, needs, strict=True)},
                            codes, at, actor)
 
@@ -480,7 +480,7 @@ def reserve_new(session: Session, demands: Sequence[Demand], *, at: datetime,
 def _reserve_locked(session: Session, demands: Sequence[Demand], live: dict[int, list[Reservation]],
                     needs: dict[int, dict[int, int]], codes: dict[int, str], at: datetime,
                     actor: Actor) -> dict[int, list[Shortage]]:
-    """A batch: lock every SKU row it touches (in id order), then serve its orders one by one."""
+    """Lock every SKU row the orders touch (in id order), then serve them one by one, first come first served."""
     retried = {row.sku_id for rows in live.values() for row in rows if row.state == SHORT}
     codes = codes | _codes(session, retried - codes.keys())
     totals = _lock_skus(session, set(codes))
@@ -512,67 +512,6 @@ def _reserve_locked(session: Session, demands: Sequence[Demand], live: dict[int,
     movement.write(session)
     _changed(session, totals.values(), codes, at)
     return outcome
-
-
-# One new order's reservation of one SKU, built once: the guarded UPDATE that takes the units.
-_TAKE = (
-    update(SkuStock)
-    .where(SkuStock.sku_id == bindparam("sku"), SkuStock.on_hand - SkuStock.reserved >= bindparam("qty"))
-    .values(reserved=SkuStock.reserved + bindparam("qty"), change_count=SkuStock.change_count + 1,
-            changed_at=bindparam("at"))
-    .returning(SkuStock.on_hand - SkuStock.reserved - SkuStock.safety - SkuStock.warehouse_safety, SkuStock.low)
-)
-_GIVE_BACK = (
-    update(SkuStock).where(SkuStock.sku_id == bindparam("sku"))
-    .values(reserved=SkuStock.reserved - bindparam("qty"))
-)
-_MARK_SHORT = (
-    update(Reservation.__table__)
-    .where(Reservation.__table__.c.order_id == bindparam("order"), Reservation.__table__.c.state == ACTIVE)
-    .values(state=SHORT, expires_at=None)
-)
-
-
-def _reserve_one(session: Session, demand: Demand, need: dict[int, int], codes: dict[int, str], at: datetime,
-                 actor: Actor) -> list[Shortage]:
-    """One new order, with as little as possible done while a hot SKU's row is locked.
-
-    Its reservation rows go in first; then the guarded UPDATEs (SKU id order) take the units and
-    lock the rows until commit; then the ledger rows. If one SKU is short, the units already taken
-    go back (their rows are locked by this transaction, so nobody saw them) and the rows turn SHORT.
-    """
-    if not need:
-        return []
-    if len(need) == 1 and session.get_bind().dialect.name == "postgresql":
-        return _reserve_one_sku(session, demand, need, codes, at, actor)
-    wanted = sorted(need.items())
-    session.execute(insert(Reservation.__table__), [
-        {"order_id": demand.order_id, "reference": demand.reference[:64], "sku_id": sku_id, "warehouse_id": None,
-         "qty": qty, "state": ACTIVE, "expires_at": demand.expires_at, "created_at": at, "updated_at": at}
-        for sku_id, qty in wanted])
-    taken: list[tuple[int, int]] = []
-    crossed: list[int] = []
-    for sku_id, qty in wanted:
-        after = session.execute(_TAKE, {"sku": sku_id, "qty": qty, "at": at}).first()
-        if after is None:
-            for back_id, back_qty in taken:
-                session.execute(_GIVE_BACK, {"sku": back_id, "qty": back_qty})
-            session.execute(_MARK_SHORT, {"order": demand.order_id})
-            held = dict(session.execute(select(SkuStock.sku_id, SkuStock.on_hand - SkuStock.reserved)
-                                        .where(SkuStock.sku_id.in_(list(need)))).all())
-            return [Shortage(codes[sku], want, max(0, held.get(sku, 0))) for sku, want in wanted
-                    if held.get(sku, 0) < want or sku == sku_id]
-        taken.append((sku_id, qty))
-        free, low = after
-        if free <= 0 and not low:
-            crossed.append(sku_id)
-    movement = _Movement(actor, at, "订单预占", demand.reference)
-    for sku_id, qty in wanted:
-        movement.add(MovementKind.RESERVE, sku_id, reserved=qty)
-    movement.write(session)
-    if crossed:
-        _changed(session, _lock_skus(session, crossed).values(), codes, at)
-    return []
 
 
 # PostgreSQL, an order taking one stock SKU (the flash-sale case): the guarded UPDATE, the

@@ -12,8 +12,7 @@ from orderhub.auth.deps import RuntimeDep, require
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.channels import service as channels
-from orderhub.core.clock import ensure_utc
-from orderhub.core.errors import InvalidInput
+from orderhub.core.schemas import aware_query_time
 from orderhub.logistics import service as logistics
 from orderhub.logistics.schemas import ParcelTracking
 from orderhub.orders import service
@@ -36,17 +35,6 @@ Creator = Annotated[Principal, Depends(require(Permission.ORDERS_CREATE))]
 Mover = Annotated[Principal, Depends(require(Permission.ORDERS_TRANSITION))]
 
 
-def _aware(name: str, value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise InvalidInput(
-            f"{name} needs a UTC offset, e.g. 2026-11-20T00:00:00+08:00 / {name} 需要带时区",
-            details=[{"field": name, "rule": "datetime.offset_required", "message": "offset required"}],
-        )
-    return ensure_utc(value)
-
-
 @router.get("", response_model=OrderList)
 def list_orders(
     runtime: RuntimeDep,
@@ -65,8 +53,8 @@ def list_orders(
             status=status,
             channel=channels.parse_channel(channel).value if channel else None,
             shop_ids=channels.shop_ids_by_code(session, shop) if shop else None,
-            created_from=_aware("created_from", created_from),
-            created_to=_aware("created_to", created_to),
+            created_from=aware_query_time("created_from", created_from),
+            created_to=aware_query_time("created_to", created_to),
             q=q,
         )
         page = service.list_orders(session, filters, limit=limit, cursor=cursor)
