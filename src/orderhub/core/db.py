@@ -114,7 +114,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping before each checkout: it is a round trip per transaction. A connection PostgreSQL dropped
+    # fails its first statement instead, and SQLAlchemy then discards every pooled connection.
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", 3600)
     return create_engine(url, **kwargs)
 
 
@@ -141,15 +144,20 @@ def insert_new_rows(session: Session, table: Table, rows: list[dict[str, Any]], 
     if session.get_bind().dialect.name != "postgresql":
         statement = insert_ignoring_conflicts(session, table).returning(table.c.id, table.c[key])
         return {row_key: row_id for row_id, row_key in session.execute(statement, rows)}
-    ids = session.scalars(
-        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
-        {"table": table.name, "count": len(rows)},
-    ).all()
+    ids = _draw_ids(session, table, len(rows))
     session.execute(
         insert_ignoring_conflicts(session, table), [row | {"id": id_} for row, id_ in zip(rows, ids, strict=True)]
     )
     landed = set(session.scalars(select(table.c.id).where(one_of(session, table.c.id, ids))))
     return {row[key]: id_ for row, id_ in zip(rows, ids, strict=True) if id_ in landed}
+
+
+def _draw_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` new ids from the table's PostgreSQL sequence, in one round trip."""
+    return list(session.scalars(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
+        {"table": table.name, "count": count},
+    ))
 
 
 def add_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -173,6 +181,22 @@ def add_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None
                 [Jsonb(row[name], dumps=_dump_json) if name in json_columns and row[name] is not None else row[name]
                  for name in columns]
             )
+
+
+def add_rows_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """`add_rows` for rows other rows will point at: their new ids, in the order of `rows`.
+
+    On PostgreSQL the ids are drawn from the table's sequence in one round trip and the rows go by
+    COPY; elsewhere one executemany `INSERT … RETURNING`, kept in parameter order.
+    """
+    if not rows:
+        return []
+    if session.get_bind().dialect.name != "postgresql":
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(session.scalars(statement, rows))
+    ids = _draw_ids(session, table, len(rows))
+    add_rows(session, table, [row | {"id": id_} for row, id_ in zip(rows, ids, strict=True)])
+    return ids
 
 
 def one_of(session: Session, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:

@@ -40,3 +40,9 @@ def add_event(session: Session, *, topic: str, key: str, payload: dict[str, Any]
     event = OutboxEvent(topic=topic, key=key, payload=payload, created_at=at)
     session.add(event)
     return event
+
+
+def outbox_row(topic: str, key: str, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
+    """An event as a row for bulk writers (`core.db.add_rows`), with every column COPY must be given."""
+    return {"topic": topic, "key": key, "payload": payload, "created_at": at, "published_at": None, "attempts": 0,
+            "last_error": None, "next_attempt_at": None, "failed_at": None}

@@ -11,20 +11,19 @@ whose receiver province is unknown goes `on_hold` instead: only a person can fix
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from orderhub.catalog import service as catalog
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork
+from orderhub.core.db import UnitOfWork, add_rows, add_rows_with_ids
 from orderhub.core.logging import log
 from orderhub.core.money import fen_to_yuan
-from orderhub.core.outbox import add_event
+from orderhub.core.outbox import OutboxEvent, add_event, outbox_row
 from orderhub.fulfillment import regions, repository
 from orderhub.fulfillment.decision import Decision, Request, Site, Unroutable, decide, not_reserved
 from orderhub.fulfillment.errors import OrderNotRoutable, UnknownShipment, UnknownWarehouse
@@ -46,13 +45,20 @@ from orderhub.orders.status import OrderStatus
 WORKER = Actor("routing", "worker")
 # Another order took the stock a plan counted on: look again this many times before giving up for now.
 BATCH = 100
-# The PostgreSQL advisory lock every routing transaction holds (see `_take_turn`).
-ROUTING_LOCK = zlib.crc32(b"orderhub.fulfillment.routing")
 
 
 # ---------------------------------------------------------------------------------------------
 # Routing
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Routed:
+    """What routing did with one order: its decision, carried out or not; held: waits for a person."""
+
+    decision_id: int
+    applied: bool
+    held: bool
 
 
 @dataclass
@@ -63,28 +69,30 @@ class BatchReport:
     held: int = 0
     # Raised while routed on its own after its batch failed: rolled back, logged, claimed again later.
     failed: int = 0
+    # Orders of batches that failed as a whole and were routed one per transaction instead.
+    retried: int = 0
 
-    def count(self, row: RoutingDecision, order: Order) -> None:
-        if row.applied:
+    def count(self, routed: Routed) -> None:
+        if routed.applied:
             self.routed += 1
-        elif order.status == OrderStatus.ON_HOLD:
+        elif routed.held:
             self.held += 1
         else:
             self.unroutable += 1
 
     def add(self, other: BatchReport) -> None:
-        for name in ("claimed", "routed", "unroutable", "held", "failed"):
+        for name in ("claimed", "routed", "unroutable", "held", "failed", "retried"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def route_order(uow: UnitOfWork, *, order_no: str, tables: RoutingTables, actor: Actor) -> RoutingDecision:
     """Route one approved order now (the API's "route" button); 409 for an order in any other status."""
     with uow:
-        _take_turn(uow.session)
         order = repository.lock_order(uow.session, order_no)
         if order.status != OrderStatus.APPROVED:
             raise OrderNotRoutable(order_no, order.status)
-        (row,) = _Batch(uow.session, _Context(uow.session, tables, actor, uow.now()), [order]).route()
+        (routed,) = _Batch(uow.session, _Context(uow.session, tables, actor, uow.now()), [order]).route()
+        row = uow.session.get_one(RoutingDecision, routed.decision_id)
         uow.commit()
         return row
 
@@ -99,21 +107,22 @@ def route_approved_orders(uow: UnitOfWork, *, tables: RoutingTables, actor: Acto
     """
     report = BatchReport()
     with uow:
-        _take_turn(uow.session)
         claimed = repository.claim_approved(uow.session, now=uow.now(), limit=limit)
         if not claimed:
             return report
         try:
-            rows = _Batch(uow.session, _Context(uow.session, tables, actor, uow.now()), claimed).route()
+            outcomes = _Batch(uow.session, _Context(uow.session, tables, actor, uow.now()), claimed).route()
             uow.commit()
         except Exception:  # noqa: BLE001 - retried order by order below, where the culprit is logged alone
             log.exception("routing_batch_failed", orders=len(claimed))
-            rows = []
-    if not rows:
-        return _one_by_one(uow, [order.id for order in claimed], tables=tables, actor=actor)
+            outcomes = []
+    if not outcomes:
+        report = _one_by_one(uow, [order.id for order in claimed], tables=tables, actor=actor)
+        report.retried = len(claimed)
+        return report
     report.claimed = len(claimed)
-    for order, row in zip(claimed, rows, strict=True):
-        report.count(row, order)
+    for routed in outcomes:
+        report.count(routed)
     return report
 
 
@@ -121,30 +130,19 @@ def _one_by_one(uow: UnitOfWork, order_ids: Sequence[int], *, tables: RoutingTab
     report = BatchReport()
     for order_id in order_ids:
         with uow:
-            _take_turn(uow.session)
             order = repository.claim(uow.session, order_id, now=uow.now())
             if order is None:
                 continue
             report.claimed += 1
             try:
-                (row,) = _Batch(uow.session, _Context(uow.session, tables, actor, uow.now()), [order]).route()
+                (routed,) = _Batch(uow.session, _Context(uow.session, tables, actor, uow.now()), [order]).route()
                 uow.commit()
             except Exception:  # noqa: BLE001 - one order's failure must not stop the others; logged with traceback
                 log.exception("routing_failed", order_no=order.order_no)
                 report.failed += 1
                 continue
-        report.count(row, order)
+        report.count(routed)
     return report
-
-
-def _take_turn(session: Session) -> None:
-    """Routing transactions take turns on PostgreSQL (SQLite's write lock serialises them anyway).
-
-    A batch assigns stock order by order, so it locks stock rows in no global order; two batches at
-    once could deadlock over best-selling SKUs. Held to the end of the transaction.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ROUTING_LOCK})
 
 
 def preview(session: Session, *, order_no: str, tables: RoutingTables, now: datetime) -> Decision:
@@ -173,8 +171,12 @@ class _Batch:
 
     First, with the batch's stock rows locked, each order's decision in turn, every order deciding on
     the stock the ones before it left, and one assignment of them all; then all the rows they write
-    (decisions, shipments, transitions, events), which the ORM sends together at commit. Inventory is
-    only asked to assign: stock rows are its own.
+    (transitions, decisions, shipments, events) as a few bulk statements for the whole batch, not row
+    by row through the ORM. Inventory is only asked to assign: stock rows are its own.
+
+    Batches run side by side (several workers) without deadlocks because each takes its locks in one
+    order: its own orders (claimed `SKIP LOCKED`, so never waited for), then SKU totals, then
+    warehouse stock rows, each set in one statement sorted by id, as every inventory movement does.
     """
 
     def __init__(self, session: Session, context: _Context, batch: Sequence[Order]) -> None:
@@ -209,16 +211,16 @@ class _Batch:
                           cod=order.payment_method == "cod", channel=order.channel)
         return decide(request, self.context.sites, self.stock, self.tables, now=self.now)
 
-    def route(self) -> list[RoutingDecision]:
+    def route(self) -> list[Routed]:
+        # Only an order holding its central reservation may take warehouse stock; one that came in short
+        # tries again here and otherwise waits for stock.
+        short = inventory.ensure_reserved_many(self.session, order_ids=[order.id for order in self.orders],
+                                               at=self.now, actor=self.actor)
         for order in self.orders:
             if order.id in self.planned:
                 # Routed before and sent back to approved (released): the old plan and its assignment go first.
                 repository.cancel_planned(self.session, order.id, self.now)
                 inventory.release_assignment(self.session, order_id=order.id, at=self.now, actor=self.actor)
-        # Only an order holding its central reservation may take warehouse stock; one that came in short
-        # tries again here and otherwise waits for stock.
-        short = inventory.ensure_reserved_many(self.session, order_ids=[order.id for order in self.orders],
-                                               at=self.now, actor=self.actor)
         # Locked until commit: what each order decides on stays true until its assignment is written.
         fresh = inventory.warehouse_stock(self.session, sku_codes=self.parts, lock=True)
         self.stock = {sku: dict(by_warehouse) for sku, by_warehouse in fresh.items()}
@@ -233,70 +235,78 @@ class _Batch:
                     self.stock[sku][warehouse] -= qty
             decisions.append(decision)
         inventory.assign_reservations(self.session, plans, at=self.now, actor=self.actor)
-        # Status moves first: each one reads inventory, and every read sends the session's pending rows ahead of
-        # it. The batch's own rows are added after all of them, so they go out together at commit.
-        for order, decision in zip(self.orders, decisions, strict=True):
-            self._move(order, decision)
-        return [self._write(order, decision) for order, decision in zip(self.orders, decisions, strict=True)]
+        orders.apply_transitions(self.session, [
+            move for order, decision in zip(self.orders, decisions, strict=True)
+            if (move := self._move(order, decision)) is not None
+        ], actor=self.actor, at=self.now)
+        return self._write(decisions)
 
-    def _move(self, order: Order, decision: Decision) -> None:
+    def _move(self, order: Order, decision: Decision) -> tuple[Order, OrderStatus, str] | None:
         if decision.routed:
-            orders.apply_transition(self.session, order, target=OrderStatus.ALLOCATED,
-                                    reason=self.summary(decision), actor=self.actor, at=self.now)
-        elif decision.reason is Unroutable.PROVINCE_UNKNOWN:
+            return order, OrderStatus.ALLOCATED, self.summary(decision)
+        if decision.reason is Unroutable.PROVINCE_UNKNOWN:
             # Only a person can fix the address; the order waits on hold, not for a retry.
-            orders.apply_transition(
-                self.session, order, target=OrderStatus.ON_HOLD, actor=self.actor, at=self.now,
-                reason=f"无法分仓：收件省份「{order.receiver_province}」无法识别，请修改地址后释放",
-            )
+            return order, OrderStatus.ON_HOLD, (
+                f"无法分仓：收件省份「{order.receiver_province}」无法识别，请修改地址后释放")
+        return None
 
-    def _write(self, order: Order, decision: Decision) -> RoutingDecision:
-        return self._apply(order, decision) if decision.routed else self._record_unroutable(order, decision)
+    def _write(self, decisions: Sequence[Decision]) -> list[Routed]:
+        """The batch's rows, a few bulk statements for all its orders (COPY on PostgreSQL)."""
+        pairs = list(zip(self.orders, decisions, strict=True))
+        decision_ids = add_rows_with_ids(self.session, RoutingDecision.__table__,
+                                         [self._row(order, decision) for order, decision in pairs])
+        shipments, parcel_lines, events = [], [], []
+        for (order, decision), decision_id in zip(pairs, decision_ids, strict=True):
+            if decision.routed:
+                for number, parcel in enumerate(decision.parcels, start=1):
+                    shipments.append({
+                        "order_id": order.id, "decision_id": decision_id, "parcel_no": number,
+                        "warehouse_code": parcel.warehouse, "carrier_code": parcel.carrier,
+                        "status": ShipmentStatus.PLANNED.value, "weight_g": parcel.weight_g,
+                        "eta_hours": parcel.eta_hours, "estimated_cost_fen": parcel.cost_fen,
+                        "created_at": self.now, "updated_at": self.now,
+                    })
+                    parcel_lines.append(parcel.lines)
+                events.append(outbox_row("fulfillment.order_routed", order.order_no, self.now, {
+                    "order_no": order.order_no,
+                    "parcels": [{"warehouse": p.warehouse, "carrier": p.carrier,
+                                 "lines": [{"sku": sku, "qty": qty} for sku, qty in p.lines]}
+                                for p in decision.parcels],
+                }))
+            elif self._first_time(order, decision):
+                # Once per cause, not on every retry: the alerts domain turns it into a 缺货 notice.
+                events.append(outbox_row("fulfillment.order_unroutable", order.order_no, self.now, {
+                    "order_no": order.order_no, "reason": decision.reason.value if decision.reason else None,
+                    "shortages": [s.to_json() for s in decision.shortages],
+                }))
+        shipment_ids = add_rows_with_ids(self.session, Shipment.__table__, shipments)
+        add_rows(self.session, ShipmentLine.__table__, [
+            {"shipment_id": shipment_id, "sku": sku, "qty": qty}
+            for shipment_id, lines in zip(shipment_ids, parcel_lines, strict=True) for sku, qty in lines
+        ])
+        add_rows(self.session, OutboxEvent.__table__, events)
+        return [Routed(decision_id, decision.routed, decision.reason is Unroutable.PROVINCE_UNKNOWN)
+                for decision, decision_id in zip(decisions, decision_ids, strict=True)]
 
-    def _row(self, order: Order, decision: Decision, *, applied: bool, retry_at: datetime | None) -> RoutingDecision:
-        row = RoutingDecision(
-            order_id=order.id, attempt=self.attempts.get(order.id, repository.AttemptsSoFar()).last + 1,
-            decided_at=self.now, outcome=decision.outcome.value,
-            reason=decision.reason.value if decision.reason else None, applied=applied,
-            province=decision.province[:32], city=decision.city[:32], weight_g=decision.weight_g,
-            eta_hours=decision.eta_hours, cost_fen=decision.cost_fen,
-            parcels=[parcel.to_json() for parcel in decision.parcels],
-            reasons={**decision.reasons_json(), "names": self.context.names_json},
-            tables=f"{self.tables.source}@{self.tables.fingerprint}"[:120], actor=self.actor.name[:64],
-            source=self.actor.source, retry_at=retry_at,
-        )
-        self.session.add(row)
-        return row
+    def _first_time(self, order: Order, decision: Decision) -> bool:
+        return self.attempts.get(order.id, repository.AttemptsSoFar()).last_reason != (
+            decision.reason.value if decision.reason else None)
 
-    def _apply(self, order: Order, decision: Decision) -> RoutingDecision:
-        row = self._row(order, decision, applied=True, retry_at=None)
-        for number, parcel in enumerate(decision.parcels, start=1):
-            self.session.add(Shipment(
-                order_id=order.id, decision=row, parcel_no=number, warehouse_code=parcel.warehouse,
-                carrier_code=parcel.carrier, status=ShipmentStatus.PLANNED.value, weight_g=parcel.weight_g,
-                eta_hours=parcel.eta_hours, estimated_cost_fen=parcel.cost_fen, created_at=self.now,
-                updated_at=self.now, lines=[ShipmentLine(sku=sku, qty=qty) for sku, qty in parcel.lines],
-            ))
-        add_event(self.session, topic="fulfillment.order_routed", key=order.order_no, at=self.now, payload={
-            "order_no": order.order_no,
-            "parcels": [{"warehouse": p.warehouse, "carrier": p.carrier,
-                         "lines": [{"sku": sku, "qty": qty} for sku, qty in p.lines]} for p in decision.parcels],
-        })
-        return row
-
-    def _record_unroutable(self, order: Order, decision: Decision) -> RoutingDecision:
-        assert decision.reason is not None
+    def _row(self, order: Order, decision: Decision) -> dict[str, Any]:
         so_far = self.attempts.get(order.id, repository.AttemptsSoFar())
-        hold = decision.reason is Unroutable.PROVINCE_UNKNOWN
-        retry_at = None if hold else self.now + self._backoff(so_far.last - so_far.last_applied + 1)
-        row = self._row(order, decision, applied=False, retry_at=retry_at)
-        if so_far.last_reason != decision.reason.value:
-            # Once per cause, not on every retry: the alerts domain turns it into a 缺货 notice.
-            add_event(self.session, topic="fulfillment.order_unroutable", key=order.order_no, at=self.now, payload={
-                "order_no": order.order_no, "reason": decision.reason.value,
-                "shortages": [s.to_json() for s in decision.shortages],
-            })
-        return row
+        retry_at = None
+        if not decision.routed and decision.reason is not Unroutable.PROVINCE_UNKNOWN:
+            retry_at = self.now + self._backoff(so_far.last - so_far.last_applied + 1)
+        return {
+            "order_id": order.id, "attempt": so_far.last + 1, "decided_at": self.now,
+            "outcome": decision.outcome.value, "reason": decision.reason.value if decision.reason else None,
+            "applied": decision.routed, "province": decision.province[:32], "city": decision.city[:32],
+            "weight_g": decision.weight_g, "eta_hours": decision.eta_hours, "cost_fen": decision.cost_fen,
+            "parcels": [parcel.to_json() for parcel in decision.parcels],
+            "reasons": {**decision.reasons_json(), "names": self.context.names_json},
+            "tables": f"{self.tables.source}@{self.tables.fingerprint}"[:120], "actor": self.actor.name[:64],
+            "source": self.actor.source, "retry_at": retry_at,
+        }
 
     def _backoff(self, attempt: int) -> timedelta:
         return min(self.tables.retry_after * 2 ** (attempt - 1), self.tables.retry_max)

@@ -137,13 +137,23 @@ def _lock_skus(session: Session, sku_ids: Collection[int], *, create: bool = Fal
 def _lock_places(
     session: Session, pairs: Collection[tuple[int, int]], *, create: bool = False
 ) -> dict[tuple[int, int], WarehouseStock]:
-    """(SKU id, warehouse id) stock rows, locked in that order; call after `_lock_skus` of the same SKUs."""
+    """(SKU id, warehouse id) stock rows, locked in that order; call after `_lock_skus` of the same SKUs.
+
+    With `create`, pairs without a row get one (zero stock) first.
+    """
     if not pairs:
         return {}
-    if create:
+    found = _select_places(session, pairs)
+    missing = sorted(set(pairs) - set(found)) if create else []
+    if missing:
         session.execute(insert_ignoring_conflicts(session, WarehouseStock.__table__),
                         [{"sku_id": sku_id, "warehouse_id": warehouse_id, "on_hand": 0, "reserved": 0,
-                          "in_transit": 0, "safety": 0} for sku_id, warehouse_id in sorted(pairs)])
+                          "in_transit": 0, "safety": 0} for sku_id, warehouse_id in missing])
+        found = _select_places(session, pairs)
+    return found
+
+
+def _select_places(session: Session, pairs: Collection[tuple[int, int]]) -> dict[tuple[int, int], WarehouseStock]:
     sku_ids = sorted({sku_id for sku_id, _ in pairs})
     query = (select(WarehouseStock).where(one_of(session, WarehouseStock.sku_id, sku_ids))
              .order_by(WarehouseStock.sku_id, WarehouseStock.warehouse_id)
@@ -470,9 +480,11 @@ def reserve_new(session: Session, demands: Sequence[Demand], *, at: datetime,
     """`hold` for orders that hold nothing yet: the ones just created."""
     if not demands:
         return {}
+    if len(demands) == 1 and len(demands[0].lines) == 1 and session.get_bind().dialect.name == "postgresql":
+        shortages = _reserve_one_line(session, demands[0], at, actor)
+        if shortages is not None:
+            return {demands[0].order_id: shortages}
     needs, codes = _needs(session, demands)
-    if len(demands) == 1 and len(needs[0]) == 1 and session.get_bind().dialect.name == "postgresql":
-        return {demands[0].order_id: _reserve_one_sku(session, demands[0], needs[0], codes, at, actor)}
     return _reserve_locked(session, demands, {}, {d.order_id: need for d, need in zip(demands, needs, strict=True)},
                            codes, at, actor)
 
@@ -514,41 +526,52 @@ def _reserve_locked(session: Session, demands: Sequence[Demand], live: dict[int,
     return outcome
 
 
-# PostgreSQL, an order taking one stock SKU (the flash-sale case): the guarded UPDATE, the
-# reservation row (active, or short when the UPDATE found too little) and the ledger row in one
-# statement, so the hot row is locked for that statement and the commit only.
+# PostgreSQL, an order of one line (the flash-sale case): the SKU looked up by its code (catalog's
+# table, read as `catalog.stock_units` reads it), the guarded UPDATE, the reservation row (active, or
+# short when the UPDATE found too little) and the ledger row in one statement and one round trip, so
+# the hot row is locked for that statement and the commit only. A bundle takes nothing here: its
+# components go the general way.
 _TAKE_ONE = text("""
-    WITH taken AS (
+    WITH unit AS (
+        SELECT id, is_bundle FROM sku WHERE code = :code AND active
+    ), taken AS (
         UPDATE sku_stock SET reserved = reserved + :qty, change_count = change_count + 1, changed_at = :at
-        WHERE sku_id = :sku AND on_hand - reserved >= :qty
+        WHERE sku_id = (SELECT id FROM unit WHERE NOT is_bundle) AND on_hand - reserved >= :qty
         RETURNING on_hand - reserved - safety - warehouse_safety AS free, low
     ), held AS (
         INSERT INTO stock_reservation (order_id, reference, sku_id, qty, state, expires_at, created_at, updated_at)
-        SELECT :order_id, :reference, :sku, :qty,
+        SELECT :order_id, :reference, unit.id, :qty,
                CASE WHEN EXISTS (SELECT FROM taken) THEN 'active' ELSE 'short' END,
                CASE WHEN EXISTS (SELECT FROM taken) THEN CAST(:expires_at AS timestamptz) END, :at, :at
+        FROM unit WHERE NOT unit.is_bundle
     ), entry AS (
         INSERT INTO stock_ledger (sku_id, kind, on_hand_delta, reserved_delta, in_transit_delta, reason, reference,
                                   actor, created_at)
-        SELECT :sku, 'reserve', 0, :qty, 0, :reason, :reference, :actor, :at FROM taken
+        SELECT unit.id, 'reserve', 0, :qty, 0, :reason, :reference, :actor, :at FROM unit, taken
     )
-    SELECT free, low FROM taken
+    SELECT unit.id, unit.is_bundle, taken.free, taken.low,
+           (SELECT on_hand - reserved FROM sku_stock WHERE sku_id = unit.id) AS had
+    FROM unit LEFT JOIN taken ON true
 """)
 
 
-def _reserve_one_sku(session: Session, demand: Demand, need: dict[int, int], codes: dict[int, str], at: datetime,
-                     actor: Actor) -> list[Shortage]:
-    ((sku_id, qty),) = need.items()
-    after = session.execute(_TAKE_ONE, {
-        "qty": qty, "at": at, "sku": sku_id, "order_id": demand.order_id, "reference": demand.reference[:64],
+def _reserve_one_line(session: Session, demand: Demand, at: datetime, actor: Actor) -> list[Shortage] | None:
+    """The order's one line reserved in one statement; its shortage if too little; None for a bundle."""
+    ((code, qty),) = demand.lines
+    # Through the session, which first flushes pending stock changes that this statement must not overtake.
+    found = session.execute(_TAKE_ONE, {
+        "code": code, "qty": qty, "at": at, "order_id": demand.order_id, "reference": demand.reference[:64],
         "expires_at": demand.expires_at, "reason": "订单预占", "actor": actor.name[:64],
     }).first()
-    if after is None:
-        free = session.scalar(select(SkuStock.on_hand - SkuStock.reserved).where(SkuStock.sku_id == sku_id)) or 0
-        return [Shortage(codes[sku_id], qty, max(0, free))]
-    free, low = after
+    if found is None:
+        return []  # an unknown or inactive SKU holds nothing, as `_needs` has it
+    sku_id, is_bundle, free, low, had = found
+    if is_bundle:
+        return None
+    if free is None:
+        return [Shortage(code, qty, max(0, had or 0))]
     if free <= 0 and not low:
-        _changed(session, _lock_skus(session, [sku_id]).values(), codes, at)
+        _changed(session, _lock_skus(session, [sku_id]).values(), {sku_id: code}, at)
     return []
 
 

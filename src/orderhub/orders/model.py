@@ -101,27 +101,34 @@ class Order(Base):
 
     def transition_to(self, target: OrderStatus, *, reason: str, by: Actor, at: datetime) -> OrderEvent:
         """Move to `target` if the machine allows it, returning the timeline row to append."""
+        changes, event = self.planned_transition(target, reason=reason, by=by, at=at)
+        for name, value in changes.items():
+            setattr(self, name, value)
+        return event
+
+    def planned_transition(
+        self, target: OrderStatus, *, reason: str, by: Actor, at: datetime
+    ) -> tuple[dict[str, Any], OrderEvent]:
+        """The columns moving to `target` sets and the timeline row, changing nothing yet (bulk writers
+        apply them with their own statements); refused as `transition_to` would refuse it."""
         current = OrderStatus(self.status)
         if target not in self.allowed_targets():
             raise IllegalTransition(current, target)
+        changes: dict[str, Any] = {}
         if target is OrderStatus.ON_HOLD:
             if not reason.strip():
                 raise HoldReasonRequired()
-            self.held_from = current.value
-            self.hold_reason = reason.strip()
+            changes.update(held_from=current.value, hold_reason=reason.strip())
         elif current is OrderStatus.ON_HOLD:
-            self.held_from = None
-            self.hold_reason = None
+            changes.update(held_from=None, hold_reason=None)
         if target is OrderStatus.REFUNDING and current is not OrderStatus.ON_HOLD:
-            self.refund_from = current.value
+            changes["refund_from"] = current.value
         elif current is OrderStatus.REFUNDING and target is not OrderStatus.ON_HOLD:
-            self.refund_from = None
+            changes["refund_from"] = None
         if target is not OrderStatus.PAID:
-            self.approval_requested_by = None
-            self.approval_requested_at = None
-        self.status = target.value
-        self.updated_at = at
-        return OrderEvent(
+            changes.update(approval_requested_by=None, approval_requested_at=None)
+        changes.update(status=target.value, updated_at=at)
+        return changes, OrderEvent(
             kind="transition",
             at=at,
             actor=by.name,

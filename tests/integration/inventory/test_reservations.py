@@ -173,3 +173,28 @@ def test_a_channel_order_reserves_on_entry_and_releases_when_the_platform_cancel
     assert reservations(runtime, placed.order_no) == [("released", 2, "pool")]
     assert stock(runtime, "SKU-001")["available"] == 10
     assert verified(runtime) == []
+
+
+def test_reserving_one_line_answers_shortages_unknown_skus_and_bundles_as_many_lines_do(runtime: Runtime) -> None:
+    """One line takes a one-statement path on PostgreSQL; its answers are those of the general path."""
+    stock_up(runtime, "SKU-001", "HZ", 3)
+    stock_up(runtime, "SKU-002", "HZ", 4)
+    with runtime.uow() as uow:
+        outcome = inventory.reserve_new(uow.session, [
+            inventory.Demand(9001, "T-9001", [("SKU-001", 5)]),
+        ], at=uow.now(), actor=WORKER)
+        outcome |= inventory.reserve_new(uow.session, [inventory.Demand(9002, "T-9002", [("NO-SUCH", 1)])],
+                                         at=uow.now(), actor=WORKER)
+        outcome |= inventory.reserve_new(uow.session, [inventory.Demand(9003, "T-9003", [("GIFT-SET", 1)])],
+                                         at=uow.now(), actor=WORKER)
+        outcome |= inventory.reserve_new(uow.session, [inventory.Demand(9004, "T-9004", [("SKU-001", 2)])],
+                                         at=uow.now(), actor=WORKER)
+        uow.commit()
+    assert [(s.sku, s.requested, s.available) for s in outcome[9001]] == [("SKU-001", 5, 3)]
+    assert outcome[9002] == [] and outcome[9003] == [] and outcome[9004] == []
+    assert reservations(runtime, "T-9001") == [("short", 5, "pool")]
+    assert reservations(runtime, "T-9002") == []
+    assert sorted(reservations(runtime, "T-9003")) == [("active", 1, "pool"), ("active", 2, "pool")]
+    assert reservations(runtime, "T-9004") == [("active", 2, "pool")]
+    assert stock(runtime, "SKU-001")["available"] == 0 and stock(runtime, "SKU-002")["reserved"] == 2
+    assert verified(runtime) == []
