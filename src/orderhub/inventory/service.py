@@ -26,7 +26,7 @@ from orderhub.catalog import service as catalog
 from orderhub.catalog.errors import SkuNotFound, UnknownSku
 from orderhub.catalog.model import Sku
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, add_rows, insert_ignoring_conflicts, one_of
+from orderhub.core.db import UnitOfWork, add_rows, insert_ignoring_conflicts, one_of, update_rows
 from orderhub.core.outbox import add_event
 from orderhub.inventory.errors import (
     BundleHoldsNoStock,
@@ -778,19 +778,25 @@ def assign_reservations(session: Session, plans: Sequence[tuple[int, Sequence[Al
     places = _lock_places(session, {(skus[sku], sites[site]) for chosen in wanted.values() for sku, site, _ in chosen},
                           create=True)
     movement = _Movement(actor, at, "分仓占用")
+    split = _Split(at)
+    reserved = {key: place.reserved for key, place in places.items()}
     short = []
     for order_id, chosen in wanted.items():
         for sku, site, qty in sorted(chosen):
-            place = places[(skus[sku], sites[site])]
-            if place.on_hand - place.reserved < qty:
-                short.append(Shortage(sku, qty, max(0, place.on_hand - place.reserved), site))
+            key = (skus[sku], sites[site])
+            free = places[key].on_hand - reserved[key]
+            if free < qty:
+                short.append(Shortage(sku, qty, max(0, free), site))
                 continue
-            place.reserved += qty
+            reserved[key] += qty
             rows = held[order_id][skus[sku]]
             movement.add(MovementKind.ASSIGN, skus[sku], sites[site], reserved=qty, reference=rows[0].reference)
-            _split_off(session, rows, qty, sites[site], at)
+            split.give(rows, qty, sites[site])
     if short:
         raise InsufficientStock(short)
+    update_rows(session, [(place, {"reserved": reserved[key]}) for key, place in places.items()
+                          if reserved[key] != place.reserved])
+    split.write(session)
     movement.write(session)
 
 
@@ -801,21 +807,34 @@ def _sum_by_sku(allocations: Iterable[tuple[str, str, int]]) -> dict[str, int]:
     return total
 
 
-def _split_off(session: Session, rows: list[Reservation], qty: int, warehouse_id: int, at: datetime) -> None:
-    """Give `qty` of these central reservation rows to a warehouse, splitting a row where needed."""
-    while qty:
-        row = rows[0]
-        if row.qty <= qty:
-            rows.pop(0)
-            row.warehouse_id, row.updated_at = warehouse_id, at
-            qty -= row.qty
-            continue
-        row.qty -= qty
-        row.updated_at = at
-        session.add(Reservation(order_id=row.order_id, reference=row.reference, sku_id=row.sku_id,
-                                warehouse_id=warehouse_id, qty=qty, state=ACTIVE, expires_at=row.expires_at,
-                                created_at=at, updated_at=at))
-        qty = 0
+class _Split:
+    """Central reservation rows given to warehouses, a row split where only part of it goes; written in bulk."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        self.changes: dict[int, tuple[Reservation, dict[str, Any]]] = {}
+        self.fresh: list[dict[str, Any]] = []
+
+    def give(self, rows: list[Reservation], qty: int, warehouse_id: int) -> None:
+        """`qty` of these rows (front first) to the warehouse; a row given whole leaves `rows`."""
+        while qty:
+            row = rows[0]
+            change = self.changes.setdefault(row.id, (row, {"updated_at": self.at}))[1]
+            holds = change.get("qty", row.qty)
+            if holds <= qty:
+                rows.pop(0)
+                change["warehouse_id"] = warehouse_id
+                qty -= holds
+                continue
+            change["qty"] = holds - qty
+            self.fresh.append({"order_id": row.order_id, "reference": row.reference, "sku_id": row.sku_id,
+                               "warehouse_id": warehouse_id, "qty": qty, "state": ACTIVE,
+                               "expires_at": row.expires_at, "created_at": self.at, "updated_at": self.at})
+            qty = 0
+
+    def write(self, session: Session) -> None:
+        update_rows(session, list(self.changes.values()))
+        add_rows(session, Reservation.__table__, self.fresh)
 
 
 def release_assignment(session: Session, *, order_id: int, at: datetime, actor: Actor) -> None:
