@@ -499,13 +499,14 @@ def bench_tracking(
 def bench_routing(
     orders: Annotated[int, typer.Option(help="approved orders to route")] = 100_000,
     output: Annotated[str, typer.Option(help="markdown file to append results to")] = "docs/benchmarks.md",
+    workers: Annotated[int, typer.Option(min=1, max=16, help="routing worker processes")] = 1,
 ) -> None:
     """Routing (分单) of approved orders over 10 warehouses on PostgreSQL, orders/s (use an empty database)."""
     from orderhub.benchmarks.routing import run_routing_benchmark
     from orderhub.core.errors import OrderHubError
 
     try:
-        run_routing_benchmark(get_settings(), orders=orders, output=output, console=console)
+        run_routing_benchmark(get_settings(), orders=orders, workers=workers, output=output, console=console)
     except OrderHubError as exc:
         raise _fail(exc) from exc
 

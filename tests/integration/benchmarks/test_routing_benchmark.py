@@ -21,12 +21,12 @@ def test_the_routing_benchmark_routes_every_order_once_and_reports_the_rate(runt
     console = Console(file=io.StringIO(), width=200)
     if runtime.engine.dialect.name != "postgresql":
         with pytest.raises(BenchmarkRefused):
-            run_routing_benchmark(runtime.settings, orders=50, output=str(output), console=console)
+            run_routing_benchmark(runtime.settings, orders=50, workers=1, output=str(output), console=console)
         return
-    run_routing_benchmark(runtime.settings, orders=400, output=str(output), console=console)
+    run_routing_benchmark(runtime.settings, orders=400, workers=2, output=str(output), console=console)
     report = output.read_text()
     assert "routing: 400 orders over 10 warehouses" in report
-    assert "one worker: **" in report and "failed 0" in report
+    assert "2 worker process(es): **" in report and "failed 0" in report
     with runtime.reading() as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 400
         assert session.scalar(select(func.count()).select_from(RoutingDecision)) == 400
