@@ -58,6 +58,12 @@ def code(response: Any) -> tuple[int, str]:
     return response.status_code, response.json()["error"]["code"]
 
 
+def refused(answer: tuple[int, dict[str, Any]]) -> tuple[int, str]:
+    status, body = answer
+    assert body["error"]["message"]
+    return status, body["error"]["code"]
+
+
 def test_a_3pl_account_lists_only_its_parcels_and_another_warehouses_order_is_not_found(
         client: TestClient, gz: dict[str, str], orders: dict[str, str]) -> None:
     listed = client.get(f"{PORTAL}/parcels", headers=gz)
@@ -112,12 +118,20 @@ def test_photos_are_checked_and_the_ship_scan_waits_for_one(
 
     assert upload(client, gz, order_no, b"MZ\x90\x00 an exe renamed to .jpg")[0] == 422
     assert upload(client, gz, order_no, b"MZ")[1]["error"]["code"] == "portal.photo_not_image"
-    oversized = package_photo() + b"\x00" * runtime.settings.photo_max_bytes
+    oversized = package_photo(code=order_no) + b"\x00" * runtime.settings.photo_max_bytes
     assert upload(client, gz, order_no, oversized)[1]["error"]["code"] == "portal.photo_too_large"
-    assert upload(client, gz, orders["WH-HZ"], package_photo())[0] == 404
-    status, stored = upload(client, gz, order_no, package_photo())
+    assert upload(client, gz, orders["WH-HZ"], package_photo(code=orders["WH-HZ"]))[0] == 404
+    # The photo must show the order number: a code carrying it, not nothing and not another parcel's label.
+    assert refused(upload(client, gz, order_no, package_photo(size=(640, 480)))) == (422, "portal.photo_no_code")
+    assert refused(upload(client, gz, order_no, package_photo(code=f"{orders['WH-HZ']}-1"))) == (
+        422, "portal.photo_wrong_order")
+    assert list(tmp_path.rglob("*.*")) == []
+    status, stored = upload(client, gz, order_no, package_photo(code=f"{order_no}-1"))
     assert (status, stored["content_type"]) == (201, "image/jpeg")
     assert len(list(tmp_path.rglob("*.jpg"))) == 1
+    shown = client.get(f"{PORTAL}/photos/{stored['id']}", headers=gz)
+    assert (shown.status_code, shown.headers["content-type"]) == (200, "image/jpeg")
+    assert shown.content == package_photo(code=f"{order_no}-1")
 
     shipped = client.post("/api/v1/fulfillment/scans", headers=gz, json=scan | {
         "client_event_id": "e-shipped-2", "kind": "shipped", "occurred_at": clock.now().replace(minute=5).isoformat(),
@@ -141,3 +155,37 @@ def test_the_report_is_held_to_the_users_warehouse_and_admins_name_one(
     hz = client.get(f"{PORTAL}/report?date=2026-11-20&warehouse=WH-HZ", headers=admin).json()
     assert (hz["warehouse"], hz["shipped"], hz["on_time_rate"]) == ("WH-HZ", 0, None)
     assert client.get(f"{PORTAL}/parcels", headers=auth_headers("viewer")).status_code == 403
+
+
+def test_the_photo_rule_can_be_turned_off_and_photos_and_conflicts_stay_in_their_warehouse(
+        client: TestClient, gz: dict[str, str], orders: dict[str, str], runtime: Runtime, clock: FixedClock,
+        auth_headers: Headers) -> None:
+    admin = auth_headers("admin")
+    hz_photo = upload(client, admin, orders["WH-HZ"], package_photo(code=orders["WH-HZ"]))[1]
+    runtime.settings.photo_order_code = False
+    plain = upload(client, gz, orders["WH-GZ"], package_photo(size=(640, 480)))
+    assert plain[0] == 201, plain
+    assert code(client.get(f"{PORTAL}/photos/{hz_photo['id']}", headers=gz)) == (404, "portal.unknown_photo")
+    assert client.get(f"{PORTAL}/photos/{hz_photo['id']}", headers=admin).status_code == 200
+    assert code(client.get(f"{PORTAL}/photos/424242", headers=admin)) == (404, "portal.unknown_photo")
+
+    def offline(device: str, warehouse: str, headers: dict[str, str], order_no: str) -> None:
+        scan = {"client_event_id": f"{device}-1", "reference": f"{order_no}-1", "kind": "packed",
+                "occurred_at": clock.now().isoformat()}
+        response = client.post("/api/v1/fulfillment/scans/batch", headers=headers,
+                               json={"device_id": device, "warehouse": warehouse, "scans": [scan]})
+        assert response.json()["conflicts"] == 1, response.text
+
+    offline("pda-gz", "WH-GZ", gz, orders["WH-GZ"])
+    offline("pda-hz", "WH-HZ", admin, orders["WH-HZ"])
+    own = client.get(f"{PORTAL}/scan-conflicts", headers=gz).json()["items"]
+    everyone = client.get("/api/v1/fulfillment/scan-conflicts", headers=admin).json()["items"]
+    assert [c["warehouse"] for c in own] == ["WH-GZ"]
+    assert sorted(c["warehouse"] for c in everyone) == ["WH-GZ", "WH-HZ"]
+    assert code(client.get(f"{PORTAL}/scan-conflicts?warehouse=WH-HZ", headers=gz)) == (403, "auth.outside_scope")
+    hz_conflict = next(c["id"] for c in everyone if c["warehouse"] == "WH-HZ")
+    resolve = "/api/v1/fulfillment/scan-conflicts/{}/resolve"
+    assert code(client.post(resolve.format(hz_conflict), headers=gz, json={"decision": "dismiss", "note": "x"})) == (
+        404, "fulfillment.unknown_scan_conflict")
+    mine = client.post(resolve.format(own[0]["id"]), headers=gz, json={"decision": "dismiss", "note": "扫错了"})
+    assert (mine.status_code, mine.json()["resolution"]["by"]) == (200, "gz-3pl")

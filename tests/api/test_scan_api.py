@@ -114,3 +114,48 @@ def test_interception_is_refused_before_shipping_and_recorded_after(
     unknown = client.post("/api/v1/logistics/waybills/SF/SF1599999999/interception", headers=auth_headers("ops"),
                           json={"reason": "x"})
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "logistics.waybill_not_found")
+
+
+def test_a_conflict_is_resolved_once_through_the_api_and_bad_requests_change_nothing(
+        client: TestClient, auth_headers: Headers, order_no: str, clock: FixedClock) -> None:
+    headers = auth_headers("warehouse")
+    packed = {k: v for k, v in body(order_no, "packed", clock, 1).items() if k not in ("device_id", "warehouse")}
+    client.post(f"{SCANS}/batch", headers=headers, json={"device_id": "pda-1", "warehouse": "WH-HZ",
+                                                        "scans": [packed]})
+    conflicts = "/api/v1/fulfillment/scan-conflicts"
+    (conflict,) = client.get(conflicts, headers=headers).json()["items"]
+    url = f"{conflicts}/{conflict['id']}/resolve"
+    assert (conflict["outcome"], conflict["resolution"]) == ("conflict", None)
+
+    still = client.post(url, headers=headers, json={"decision": "apply", "note": "包裹已打包"})
+    assert (still.status_code, still.json()["error"]["code"]) == (409, "fulfillment.conflict_still_refused")
+    assert still.json()["error"]["details"][0]["code"] == "fulfillment.scan_out_of_order"
+    cases = [
+        (url, {"decision": "maybe", "note": "x"}, headers, 422, "request.invalid"),
+        (url, {"decision": "dismiss"}, headers, 422, "request.invalid"),
+        (url, {"decision": "dismiss", "note": "   "}, headers, 422, "request.invalid"),
+        (url, {"decision": "dismiss", "note": "x" * 501}, headers, 422, "request.invalid"),
+        (url, {"decision": "dismiss", "note": "a\x00b"}, headers, 422, "request.invalid"),
+        (f"{conflicts}/{2**70}/resolve", {"decision": "dismiss", "note": "x"}, headers, 422, "request.invalid"),
+        (url, {"decision": "dismiss", "note": "x", "by": "someone"}, headers, 422, "request.invalid"),
+        (f"{conflicts}/999999/resolve", {"decision": "dismiss", "note": "x"}, headers, 404,
+         "fulfillment.unknown_scan_conflict"),
+        (url, {"decision": "dismiss", "note": "x"}, auth_headers("viewer"), 403, "auth.forbidden"),
+    ]
+    for target, payload, who, status, code in cases:
+        response = client.post(target, headers=who, json=payload)
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), payload
+    assert client.get(conflicts, headers=headers).json()["items"][0]["resolution"] is None
+
+    dismissed = client.post(url, headers=headers, json={"decision": "dismiss", "note": "扫错了"})
+    again = client.post(url, headers=headers, json={"decision": "apply", "note": "再来"})
+
+    assert dismissed.status_code == 200, dismissed.text
+    assert dismissed.json()["outcome"] == "conflict"
+    assert {k: dismissed.json()["resolution"][k] for k in ("decision", "note", "by")} == {
+        "decision": "dismissed", "note": "扫错了", "by": "warehouse-user"}
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "fulfillment.conflict_resolved")
+    assert client.get(conflicts, headers=headers).json()["items"] == []
+    settled = client.get(f"{conflicts}?state=resolved", headers=headers).json()["items"]
+    assert [(c["id"], c["resolution"]["decision"]) for c in settled] == [(conflict["id"], "dismissed")]
+    assert client.get(f"{conflicts}?state=closed", headers=headers).status_code == 422

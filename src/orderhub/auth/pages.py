@@ -17,7 +17,7 @@ from orderhub.auth.errors import InvalidCredentials
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.core.ids import new_token
-from orderhub.web.htmx import HOME_PATH, LOGIN_PATH, local_console_path, render
+from orderhub.web.htmx import LOGIN_PATH, home_path, local_console_path, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -55,7 +55,8 @@ def login(request: Request, runtime: RuntimeDep, username: FormText = "", passwo
     except InvalidCredentials:
         return _login_page(request, next_path=next, username=username.replace("\x00", ""), error="credentials",
                            status_code=401)
-    response = RedirectResponse(local_console_path(next) or HOME_PATH, status_code=303)
+    response = RedirectResponse(local_console_path(next) or home_path(opened.principal.permissions),
+                                status_code=303)
     response.set_cookie(SESSION_COOKIE, opened.secret, max_age=hours * 3600, path="/", httponly=True,
                         samesite="lax", secure=runtime.settings.secure_cookies)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
@@ -64,7 +65,8 @@ def login(request: Request, runtime: RuntimeDep, username: FormText = "", passwo
 
 @router.post("/logout")
 def logout(request: Request, runtime: RuntimeDep,
-           _: Annotated[Principal, Depends(require_console(Permission.ORDERS_READ))]) -> Response:
+           # Every role holds tokens.own: whoever is signed in may sign out (a 3PL account reads no orders).
+           _: Annotated[Principal, Depends(require_console(Permission.TOKENS_OWN))]) -> Response:
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
         service.close_session(runtime.uow(), secret)

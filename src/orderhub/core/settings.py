@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     photo_dir: Path = Path("photos")
     photo_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     photo_required: bool = True
+    # Whether a package photo must show its order number: a barcode or QR code in it carrying the number.
+    photo_order_code: bool = True
     log_json: bool = True
     log_level: str = "INFO"
 

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
 
 from orderhub.auth.deps import RuntimeDep, require
 from orderhub.auth.permissions import Permission
@@ -30,6 +30,7 @@ from orderhub.fulfillment.schemas import (
     ScanBatchOut,
     ScanConflictList,
     ScanConflictOut,
+    ScanConflictResolveIn,
     ScanIn,
     ScanOut,
     SlaIn,
@@ -41,8 +42,9 @@ from orderhub.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["fulfillment"])
 portal = APIRouter(prefix="/api/v1/portal", tags=["warehouse portal"])
-# The photo upload may carry a photo up to the photo limit (plus the multipart envelope), more than other bodies.
-PHOTO_UPLOAD_PATH = re.compile(r"^/api/v1/portal/parcels/[^/]+/[^/]+/photo$")
+# The photo uploads (API and console) may carry a photo up to the photo limit (plus the multipart envelope),
+# more than other bodies.
+PHOTO_UPLOAD_PATH = re.compile(r"^/(api/v1/portal|console/warehouse)/parcels/[^/]+/[^/]+/photo$")
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
 
 Reader = Annotated[Principal, Depends(require(Permission.ORDERS_READ))]
@@ -52,6 +54,7 @@ Scanner = Annotated[Principal, Depends(require(Permission.FULFILLMENT_SCAN))]
 PortalReader = Annotated[Principal, Depends(require(Permission.PORTAL_READ))]
 Photographer = Annotated[Principal, Depends(require(Permission.PORTAL_PHOTO))]
 WarehouseCode = Annotated[str, Path(max_length=32)]
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 OrderNo = Annotated[str, Path(max_length=32)]
 ParcelNo = Annotated[int, Path(ge=1, le=999)]
 
@@ -115,12 +118,34 @@ def scan_batch(body: ScanBatchIn, runtime: RuntimeDep, principal: Scanner) -> Sc
 
 @router.get("/fulfillment/scan-conflicts", response_model=ScanConflictList)
 def scan_conflicts(runtime: RuntimeDep, _: Reader, warehouse: Annotated[str | None, Query(max_length=32)] = None,
-                   cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ScanConflictList:
-    """Offline scans that were refused (frozen order, other warehouse, out of order …), newest first."""
+                   state: scans.ConflictState = scans.ConflictState.OPEN, cursor: str | None = None,
+                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ScanConflictList:
+    """Offline scans that were refused (frozen order, other warehouse, out of order …), newest first:
+    `state=open` (default) those waiting for a person, `resolved` those settled, `all` both."""
+    return _conflict_list(runtime, warehouse=warehouse, state=state, cursor=cursor, limit=limit)
+
+
+def _conflict_list(runtime: Runtime, *, warehouse: str | None, state: scans.ConflictState, cursor: str | None,
+                   limit: int) -> ScanConflictList:
     with runtime.reading() as session:
-        rows = scans.scan_conflicts(session, warehouse=warehouse, limit=limit + 1, before_id=decode_id_cursor(cursor))
+        rows = scans.scan_conflicts(session, warehouse=warehouse, state=state, limit=limit + 1,
+                                    before_id=decode_id_cursor(cursor))
     return ScanConflictList(items=[ScanConflictOut.of(row) for row in rows[:limit]],
                             next_cursor=str(rows[limit - 1].id) if len(rows) > limit else None)
+
+
+@router.post("/fulfillment/scan-conflicts/{conflict_id}/resolve", response_model=ScanConflictOut)
+def resolve_scan_conflict(conflict_id: RowId, body: ScanConflictResolveIn, runtime: RuntimeDep,
+                          principal: Scanner) -> ScanConflictOut:
+    """A person's decision on a conflict, once, with a required note: `apply` runs the scan through the scan
+    rules now (still refused: 409 `fulfillment.conflict_still_refused`, nothing changed), `dismiss` leaves it.
+
+    Decided before: 409 `fulfillment.conflict_resolved`. A user held to one warehouse sees only its conflicts
+    (another's is a 404 `fulfillment.unknown_scan_conflict`).
+    """
+    row = scans.resolve_conflict(runtime.uow(), conflict_id=conflict_id, decision=body.decision, note=body.note,
+                                 actor=principal.actor("api"), rules=_scan_rules(runtime, principal))
+    return ScanConflictOut.of(row)
 
 
 @router.post("/fulfillment/shipments/{order_no}/{parcel_no}/waybill", response_model=EwaybillRead,
@@ -197,8 +222,35 @@ def upload_photo(order_no: OrderNo, parcel_no: ParcelNo, runtime: RuntimeDep, pr
     content = photo.file.read(settings.photo_max_bytes + 1)
     row = portal_service.attach_photo(runtime.uow(), DiskPhotoStore(settings.photo_dir), order_no=order_no,
                                       parcel_no=parcel_no, warehouse=principal.warehouse_code, content=content,
-                                      max_bytes=settings.photo_max_bytes, actor=principal.actor("portal"))
+                                      max_bytes=settings.photo_max_bytes, actor=principal.actor("portal"),
+                                      require_order_code=settings.photo_order_code)
     return PhotoOut.of(row)
+
+
+@portal.get("/photos/{photo_id}", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
+def portal_photo(photo_id: RowId, runtime: RuntimeDep, principal: PortalReader) -> Response:
+    """A package photo's image; another warehouse's is a 404 `portal.unknown_photo`."""
+    return photo_response(runtime, photo_id=photo_id, warehouse=principal.warehouse_code)
+
+
+def photo_response(runtime: Runtime, *, photo_id: int, warehouse: str | None) -> Response:
+    """The photo's bytes as stored; private to the signed-in user's browser (photos show addresses)."""
+    with runtime.reading() as session:
+        row, content = portal_service.photo_content(session, DiskPhotoStore(runtime.settings.photo_dir),
+                                                    photo_id=photo_id, warehouse=warehouse)
+    return Response(content, media_type=row.content_type,
+                    headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+@portal.get("/scan-conflicts", response_model=ScanConflictList)
+def portal_scan_conflicts(runtime: RuntimeDep, principal: PortalReader,
+                          warehouse: Annotated[str | None, Query(max_length=32)] = None,
+                          state: scans.ConflictState = scans.ConflictState.OPEN, cursor: str | None = None,
+                          limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ScanConflictList:
+    """The warehouse's scan conflicts (a user held to one warehouse: only its own; others name the warehouse)."""
+    return _conflict_list(runtime, warehouse=_portal_warehouse(principal, warehouse), state=state, cursor=cursor,
+                          limit=limit)
 
 
 @portal.get("/report", response_model=PortalReportOut)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orderhub.core.errors import Conflict, InvalidInput, NotFound
+from orderhub.core.errors import Conflict, InvalidInput, NotFound, OrderHubError
 
 
 class OrderNotRoutable(Conflict):
@@ -90,3 +90,53 @@ class PhotoRequired(Conflict):
                          f"must upload one showing the order number before the ship scan "
                          f"/ 包裹 {reference} 尚未上传包裹照片（需拍到订单号），外包仓发货前必须上传",
                          details=[{"reference": reference, "warehouse": warehouse}])
+
+
+class AmbiguousParcel(InvalidInput):
+    """An order number typed where the order has several parcels in the warehouse: the parcel label says which."""
+
+    code = "fulfillment.ambiguous_parcel"
+
+    def __init__(self, order_no: str, references: list[str]) -> None:
+        listed = ", ".join(references)
+        super().__init__(f"order {order_no} has {len(references)} parcels here ({listed}); scan the parcel label "
+                         f"/ 订单 {order_no} 在本仓有 {len(references)} 个包裹（{listed}），请扫描包裹标签",
+                         details=[{"field": "parcel", "rule": "parcel.ambiguous", "message": listed}])
+
+
+class UnknownScanConflict(NotFound):
+    code = "fulfillment.unknown_scan_conflict"
+
+    def __init__(self, conflict_id: int) -> None:
+        super().__init__(f"no scan conflict #{conflict_id} / 扫描冲突 #{conflict_id} 不存在",
+                         details=[{"id": conflict_id}])
+
+
+class ConflictAlreadyResolved(Conflict):
+    """A conflict is decided once; the first decision stands."""
+
+    code = "fulfillment.conflict_resolved"
+
+    def __init__(self, conflict_id: int, resolution: str, by: str) -> None:
+        super().__init__(f"scan conflict #{conflict_id} was already {resolution} by {by} "
+                         f"/ 扫描冲突 #{conflict_id} 已由 {by} 处理",
+                         details=[{"id": conflict_id, "resolution": resolution, "resolved_by": by}])
+
+
+class ConflictStillRefused(Conflict):
+    """Applying a conflict runs the scan rules again; they refused it again (the reason is the rule's own)."""
+
+    code = "fulfillment.conflict_still_refused"
+
+    def __init__(self, conflict_id: int, refusal: OrderHubError) -> None:
+        super().__init__(f"scan conflict #{conflict_id} still cannot be applied, nothing changed: {refusal.message} "
+                         f"/ 扫描冲突 #{conflict_id} 仍不能执行，未做任何更改",
+                         details=[{"id": conflict_id, "code": refusal.code, "message": refusal.message,
+                                   "details": refusal.details}])
+
+
+class UnknownPhoto(NotFound):
+    code = "portal.unknown_photo"
+
+    def __init__(self, photo_id: int) -> None:
+        super().__init__(f"no package photo #{photo_id} / 包裹照片 #{photo_id} 不存在", details=[{"id": photo_id}])

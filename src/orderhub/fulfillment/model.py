@@ -206,6 +206,13 @@ class ScanOutcome(StrEnum):
     CONFLICT = "conflict"  # refused (offline batch): kept for a person to look at
 
 
+class ConflictResolution(StrEnum):
+    """What a person decided about a conflict (a refused offline scan)."""
+
+    APPLIED = "applied"  # applied after all, through the same rules: the scan's outcome is now what it did
+    DISMISSED = "dismissed"  # left unapplied on purpose; the scan stays a conflict
+
+
 class WarehouseScan(Base):
     """One scanner event, stored once under its device and client event id, with what became of it."""
 
@@ -214,6 +221,7 @@ class WarehouseScan(Base):
         UniqueConstraint("device_id", "client_event_id"),
         Index("ix_warehouse_scan_shipment", "shipment_id", "occurred_at"),
         Index("ix_warehouse_scan_outcome", "outcome", "id"),
+        Index("ix_warehouse_scan_resolution", "resolution", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -233,6 +241,12 @@ class WarehouseScan(Base):
     error_code: Mapped[str] = mapped_column(String(64), default="")
     message: Mapped[str] = mapped_column(String(500), default="")
     actor: Mapped[str] = mapped_column(String(64))
+    # A conflict a person settled: ConflictResolution ("" while open, and for scans that never conflicted),
+    # who, when and why. The refusal (error_code, message) stays as it was.
+    resolution: Mapped[str] = mapped_column(String(16), default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    resolved_by: Mapped[str] = mapped_column(String(64), default="")
+    resolution_note: Mapped[str] = mapped_column(String(500), default="")
 
 
 class ParcelPhoto(Base):

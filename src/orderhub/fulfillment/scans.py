@@ -11,10 +11,14 @@ from another warehouse, its order is on hold (an after-sales interception freeze
 cancelled or being refunded, it skips a step, or it happened before the shipment's last scan. Online,
 the refusal is the answer (nothing is stored, so the scanner can try again). An offline batch is
 applied in event-time order, each scan in its own savepoint; a refused one is stored as a conflict
-for a person (`scan_conflicts`) and the rest go on.
+for a person (`scan_conflicts`) and the rest go on. A person resolves a conflict once (`resolve_conflict`):
+applies it after all, through the very rules above, or dismisses it, with a note either way.
 
 Transactions lock the orders they touch (a batch all of them up front, ordered by number), so scans of
-one order's parcels, online or in batches, take turns and never deadlock.
+one order's parcels, online or in batches, take turns and never deadlock. On PostgreSQL a batch first
+takes its device's turn (an advisory lock): uploads of one device's log, the only ones that can carry
+the same event ids, queue. Without it, two uploads storing the same refused scan (which locks no order)
+would race on its unique key: the later one failing, or deadlocking against the other's stock locks.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from orderhub.auth.errors import OutsideScope
@@ -34,8 +39,10 @@ from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts
 from orderhub.core.errors import InvalidInput, OrderHubError
 from orderhub.core.outbox import add_event
-from orderhub.fulfillment import portal, repository
+from orderhub.fulfillment import repository
 from orderhub.fulfillment.errors import (
+    ConflictAlreadyResolved,
+    ConflictStillRefused,
     MalformedShipmentRef,
     OtherWarehouse,
     PhotoRequired,
@@ -43,11 +50,14 @@ from orderhub.fulfillment.errors import (
     ScanOutOfOrder,
     ShipmentCancelled,
     ShipmentFrozen,
+    UnknownScanConflict,
     UnknownShipment,
 )
 from orderhub.fulfillment.model import (
     FLOW,
     SCAN_TARGET,
+    ConflictResolution,
+    ParcelPhoto,
     ScanKind,
     ScanOutcome,
     ScanStep,
@@ -107,8 +117,10 @@ class ScanResult:
 
     @classmethod
     def of(cls, row: WarehouseScan, *, replay: bool, shipment_status: str | None) -> ScanResult:
+        # A conflict a person applied keeps its first refusal on record, but it is no longer the scan's answer.
+        refused = row.outcome == ScanOutcome.CONFLICT.value
         return cls(row.client_event_id, row.reference, row.kind, row.outcome, replay, row.order_no, shipment_status,
-                   row.error_code, row.message)
+                   row.error_code if refused else "", row.message if refused or not row.error_code else "")
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,7 @@ def apply_batch(uow: UnitOfWork, *, scans: Sequence[Scan], actor: Actor,
     ordered = sorted(scans, key=lambda scan: scan.occurred_at)
     with uow:
         session, now = uow.session, uow.now()
+        _take_device_turns(session, [scan.device_id for scan in ordered])
         _lock_orders(session, [parsed[0] for scan in ordered if (parsed := _try_parse(scan.reference))])
         results = []
         for scan in ordered:
@@ -172,15 +185,114 @@ def apply_batch(uow: UnitOfWork, *, scans: Sequence[Scan], actor: Actor,
         return results
 
 
-def scan_conflicts(session: Session, *, warehouse: str | None = None, limit: int = 50,
-                   before_id: int | None = None) -> list[WarehouseScan]:
-    """Refused offline scans for a person to look at, newest first."""
-    query = select(WarehouseScan).where(WarehouseScan.outcome == ScanOutcome.CONFLICT.value)
+class ConflictState(StrEnum):
+    OPEN = "open"  # waiting for a person
+    RESOLVED = "resolved"  # applied or dismissed
+    ALL = "all"
+
+
+class ConflictDecision(StrEnum):
+    APPLY = "apply"  # apply the scan now, if the shipment's state allows it (the same rules as any scan)
+    DISMISS = "dismiss"  # leave it unapplied
+
+
+RESOLVED_AS = {ConflictDecision.APPLY: ConflictResolution.APPLIED,
+               ConflictDecision.DISMISS: ConflictResolution.DISMISSED}
+NOTE_MAX = 500
+
+
+def scan_conflicts(session: Session, *, warehouse: str | None = None, state: ConflictState = ConflictState.OPEN,
+                   limit: int = 50, before_id: int | None = None) -> list[WarehouseScan]:
+    """Refused offline scans, newest first: those waiting for a person, those settled, or both.
+
+    A conflict that was applied is an applied (or already-done) scan now; its resolution marks where it came from.
+    """
+    open_ = (WarehouseScan.outcome == ScanOutcome.CONFLICT.value) & (WarehouseScan.resolution == "")
+    resolved = WarehouseScan.resolution.in_([r.value for r in ConflictResolution])
+    where = {ConflictState.OPEN: open_, ConflictState.RESOLVED: resolved,
+             ConflictState.ALL: or_(WarehouseScan.outcome == ScanOutcome.CONFLICT.value, resolved)}[state]
+    query = select(WarehouseScan).where(where)
     if warehouse:
         query = query.where(WarehouseScan.warehouse_code == warehouse)
     if before_id is not None:
         query = query.where(WarehouseScan.id < before_id)
     return list(session.scalars(query.order_by(WarehouseScan.id.desc()).limit(limit)))
+
+
+def get_conflict(session: Session, *, conflict_id: int, scope: str | None = None) -> WarehouseScan:
+    """One conflict, open or settled; another warehouse's is answered as one that does not exist."""
+    row = session.get(WarehouseScan, conflict_id)
+    is_conflict = row is not None and (row.outcome == ScanOutcome.CONFLICT.value or row.resolution != "")
+    if row is None or not is_conflict or (scope is not None and row.warehouse_code != scope):
+        raise UnknownScanConflict(conflict_id)
+    return row
+
+
+def resolve_conflict(uow: UnitOfWork, *, conflict_id: int, decision: ConflictDecision, note: str, actor: Actor,
+                     rules: ScanRules = ScanRules()) -> WarehouseScan:
+    """A person's decision on a conflict, taken once, with a note saying why.
+
+    `apply` runs the scan through the same rules as when it came in (its own event time, the order's state
+    now, the photo rule …); still refused: ConflictStillRefused and nothing changes. `dismiss` leaves the
+    shipment as it is. Either way who, when, the decision and the note are kept on the scan. A second
+    decision is refused (ConflictAlreadyResolved); `rules.scope` hides other warehouses' conflicts.
+    """
+    note = _note(note)
+    with uow:
+        session, now = uow.session, uow.now()
+        found = get_conflict(session, conflict_id=conflict_id, scope=rules.scope)
+        if found.order_no:
+            _lock_orders(session, [found.order_no])  # before the scan row, as every scan transaction does
+        row = session.scalar(select(WarehouseScan).where(WarehouseScan.id == conflict_id).with_for_update()
+                             .execution_options(populate_existing=True))
+        assert row is not None  # a scan row is never deleted
+        if row.resolution:
+            raise ConflictAlreadyResolved(row.id, row.resolution, row.resolved_by)
+        if decision is ConflictDecision.APPLY:
+            _apply_conflict(session, row, actor=actor, now=now, rules=rules)
+        row.resolution, row.resolved_at = RESOLVED_AS[decision].value, now
+        row.resolved_by, row.resolution_note = actor.name[:64], note
+        add_event(session, topic="fulfillment.scan_conflict_resolved", key=row.order_no or row.reference, at=now,
+                  payload={"id": row.id, "order_no": row.order_no, "reference": row.reference,
+                           "warehouse": row.warehouse_code, "kind": row.kind, "decision": decision.value,
+                           "outcome": row.outcome, "error_code": row.error_code, "note": note,
+                           "resolved_by": row.resolved_by})
+        uow.commit()
+        return row
+
+
+def _note(note: str) -> str:
+    note = note.strip()
+    if any(ord(char) < 32 and char not in "\t\n\r" for char in note):
+        raise InvalidInput("the note holds control characters / 说明中含有控制字符",
+                           details=[{"field": "note", "rule": "characters", "message": "control characters",
+                                     "messages": {"zh-CN": "含有控制字符", "en": "control characters"}}])
+    if not note:
+        raise InvalidInput("say why in the note / 请填写处理说明",
+                           details=[{"field": "note", "rule": "required", "message": "required",
+                                     "messages": {"zh-CN": "备注必填", "en": "a note is required"}}])
+    if len(note) > NOTE_MAX:
+        raise InvalidInput(f"the note is longer than {NOTE_MAX} characters / 说明不能超过 {NOTE_MAX} 个字",
+                           details=[{"field": "note", "rule": "max_length", "message": str(NOTE_MAX),
+                                     "messages": {"zh-CN": f"最多 {NOTE_MAX} 个字", "en": f"at most {NOTE_MAX}"}}])
+    return note
+
+
+def _apply_conflict(session: Session, row: WarehouseScan, *, actor: Actor, now: datetime, rules: ScanRules) -> None:
+    """The stored scan through the scan rules now; the row becomes what the scan did (applied or already done)."""
+    scan = Scan(row.device_id, row.client_event_id, row.warehouse_code, row.reference, ScanKind(row.kind),
+                row.occurred_at, row.waybill_no)
+    try:
+        shipment, order_no, outcome, _ = _move(session, scan, actor=actor, now=now, rules=rules)
+    except OrderHubError as exc:
+        raise ConflictStillRefused(row.id, exc) from exc
+    row.outcome, row.shipment_id, row.order_no = outcome.value, shipment.id, order_no
+    add_event(session, topic="fulfillment.shipment_scanned", key=order_no, at=now, payload={
+        "order_no": order_no, "reference": scan.reference, "warehouse": scan.warehouse, "kind": scan.kind.value,
+        "outcome": outcome.value, "shipment_status": shipment.status, "occurred_at": scan.occurred_at.isoformat(),
+        "device_id": scan.device_id, "client_event_id": scan.client_event_id, "waybill_no": scan.waybill_no,
+        "error_code": "", "resolved_conflict": row.id,
+    })
 
 
 def shipment_scans(session: Session, shipment_id: int) -> list[WarehouseScan]:
@@ -195,6 +307,17 @@ def shipment_scans(session: Session, shipment_id: int) -> list[WarehouseScan]:
 
 
 def _apply(session: Session, scan: Scan, *, source: str, actor: Actor, now: datetime, rules: ScanRules) -> ScanResult:
+    shipment, order_no, outcome, message = _move(session, scan, actor=actor, now=now, rules=rules)
+    return _store(session, scan, shipment, order_no, outcome, source=source, actor=actor, now=now, message=message)
+
+
+def _move(session: Session, scan: Scan, *, actor: Actor, now: datetime,
+          rules: ScanRules) -> tuple[Shipment, str, ScanOutcome, str]:
+    """Check the scan against every rule and move its shipment (and order) on; the caller records the scan.
+
+    Raises the rule's error when refused; the caller's transaction (or savepoint) then rolls back whatever the
+    binding of the scan's waybill may have begun, so a refused scan changes nothing.
+    """
     order_no, parcel_no = _parse(scan.reference)
     if scan.occurred_at > now + CLOCK_SKEW:
         raise InvalidInput(f"scan time {scan.occurred_at.isoformat()} is in the future; check the device clock "
@@ -210,8 +333,8 @@ def _apply(session: Session, scan: Scan, *, source: str, actor: Actor, now: date
     if step is ScanStep.CANCELLED:
         raise ShipmentCancelled(scan.reference)
     if step is ScanStep.DONE:
-        return _store(session, scan, shipment, order_no, ScanOutcome.ALREADY_DONE, source=source, actor=actor,
-                      now=now, message=f"shipment already {shipment.status} / 包裹已是 {shipment.status}，不改变状态")
+        return (shipment, order_no, ScanOutcome.ALREADY_DONE,
+                f"shipment already {shipment.status} / 包裹已是 {shipment.status}，不改变状态")
     _check_working(order, scan.reference)
     if step is ScanStep.SKIPS:
         raise ScanOutOfOrder(
@@ -234,12 +357,12 @@ def _apply(session: Session, scan: Scan, *, source: str, actor: Actor, now: date
     _follow(session, order, scan, actor=actor, now=now)
     if scan.kind is ScanKind.SHIPPED:
         _write_back(session, order, shipment, actor=actor, now=now)
-    return _store(session, scan, shipment, order_no, ScanOutcome.APPLIED, source=source, actor=actor, now=now)
+    return shipment, order_no, ScanOutcome.APPLIED, ""
 
 
 def _lacks_required_photo(session: Session, shipment: Shipment) -> bool:
     outsourced = inventory.get_warehouse(session, shipment.warehouse_code).kind == WarehouseKind.THIRD_PARTY
-    return outsourced and not portal.has_photo(session, shipment.id)
+    return outsourced and not session.scalar(select(exists().where(ParcelPhoto.shipment_id == shipment.id)))
 
 
 def _write_back(session: Session, order: Order, shipment: Shipment, *, actor: Actor, now: datetime) -> None:
@@ -344,6 +467,15 @@ def _parse(reference: str) -> tuple[str, int]:
     if parsed is None:
         raise MalformedShipmentRef(reference)
     return parsed
+
+
+def _take_device_turns(session: Session, device_ids: Sequence[str]) -> None:
+    """Queue behind other open uploads of the same devices (PostgreSQL; SQLite writers take turns anyway)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for device_id in sorted(set(device_ids)):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                        {"key": f"orderhub.warehouse_scan.device:{device_id}"})
 
 
 def _lock_orders(session: Session, order_nos: Sequence[str]) -> None:

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from orderhub.core.money import fen_to_yuan
 from orderhub.fulfillment.model import ParcelPhoto, RoutingDecision, ScanKind, Shipment, WarehouseScan
 from orderhub.fulfillment.portal import ON_TIME, DailyReport, ParcelView
-from orderhub.fulfillment.scans import Scan, ScanResult
+from orderhub.fulfillment.scans import NOTE_MAX, ConflictDecision, Scan, ScanResult
 from orderhub.fulfillment.service import BreakerView, OrderRouting
 
 
@@ -250,6 +250,13 @@ class ScanBatchOut(BaseModel):
     conflicts: int
 
 
+class ResolutionOut(BaseModel):
+    decision: str = Field(description="applied or dismissed")
+    note: str
+    by: str
+    at: datetime
+
+
 class ScanConflictOut(BaseModel):
     id: int
     device_id: str
@@ -260,14 +267,26 @@ class ScanConflictOut(BaseModel):
     waybill_no: str
     occurred_at: datetime
     received_at: datetime
-    error: ErrorOut
+    outcome: str = Field(description="conflict while open or dismissed; applied or already_done once applied")
+    error: ErrorOut = Field(description="why the scan was refused when it came in")
+    resolution: ResolutionOut | None = Field(description="a person's decision; null while open")
 
     @classmethod
     def of(cls, row: WarehouseScan) -> ScanConflictOut:
+        resolution = ResolutionOut(decision=row.resolution, note=row.resolution_note, by=row.resolved_by,
+                                   at=row.resolved_at) if row.resolution and row.resolved_at else None
         return cls(id=row.id, device_id=row.device_id, client_event_id=row.client_event_id,
                    warehouse=row.warehouse_code, reference=row.reference, kind=row.kind, waybill_no=row.waybill_no,
-                   occurred_at=row.occurred_at, received_at=row.received_at,
-                   error=ErrorOut(code=row.error_code, message=row.message))
+                   occurred_at=row.occurred_at, received_at=row.received_at, outcome=row.outcome,
+                   error=ErrorOut(code=row.error_code, message=row.message), resolution=resolution)
+
+
+class ScanConflictResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: ConflictDecision = Field(description="apply: apply the scan now, through the scan rules; "
+                                                   "dismiss: leave it unapplied")
+    note: str = Field(max_length=NOTE_MAX, description="why (required)")
 
 
 class ScanConflictList(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from functools import cache
 from gettext import NullTranslations
 from pathlib import Path
@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
-from orderhub.auth.permissions import ROLE_LABELS_ZH, Role
+from orderhub.auth.permissions import ROLE_LABELS_ZH, Permission, Role
 from orderhub.channels.model import CHANNEL_LABELS_ZH, Channel
 from orderhub.core.errors import OrderHubError, Unauthenticated
 from orderhub.core.i18n import (
@@ -36,6 +36,7 @@ TEMPLATE_DIR = WEB_DIR / "templates"
 LOCALE_DIR = WEB_DIR / "locale"
 LOGIN_PATH = "/console/login"
 HOME_PATH = "/console/orders"
+WAREHOUSE_PATH = "/console/warehouse"
 TOAST_TARGET = "#toasts"
 
 CHANNEL_LABELS_EN = {
@@ -72,6 +73,13 @@ def local_console_path(value: str | None) -> str | None:
     if parts.scheme or parts.netloc or not (parts.path == "/console" or parts.path.startswith("/console/")):
         return None
     return value
+
+
+def home_path(permissions: Collection[str]) -> str:
+    """Where a user starts: the order list, or the warehouse page for an account that may not read orders (3PL)."""
+    if Permission.ORDERS_READ not in permissions and Permission.PORTAL_READ in permissions:
+        return WAREHOUSE_PATH
+    return HOME_PATH
 
 
 def login_url(next_path: str | None) -> str:

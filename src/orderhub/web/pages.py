@@ -14,17 +14,20 @@ from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.channels import pages as channels_pages
 from orderhub.finance import pages as finance_pages
+from orderhub.fulfillment import pages as fulfillment_pages
 from orderhub.inventory import pages as inventory_pages
 from orderhub.logistics import pages as logistics_pages
 from orderhub.orders import pages as orders_pages
-from orderhub.web.htmx import HOME_PATH, environments
+from orderhub.web.htmx import environments, home_path
 
 home = APIRouter(include_in_schema=False)
 
 
 @home.get("/console")
-def console_home(_: Annotated[Principal, Depends(require_console(Permission.ORDERS_READ))]) -> RedirectResponse:
-    return RedirectResponse(HOME_PATH, status_code=303)
+def console_home(principal: Annotated[Principal, Depends(require_console(Permission.TOKENS_OWN))]
+                 ) -> RedirectResponse:
+    """The user's start page (every role holds tokens.own)."""
+    return RedirectResponse(home_path(principal.permissions), status_code=303)
 
 
 def install_console(app: FastAPI) -> None:
@@ -37,3 +40,4 @@ def install_console(app: FastAPI) -> None:
     app.include_router(inventory_pages.router)
     app.include_router(aftersales_pages.router)
     app.include_router(logistics_pages.router)
+    app.include_router(fulfillment_pages.router)

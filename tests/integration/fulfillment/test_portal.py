@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import zxingcpp
 from sqlalchemy import select
 
 from orderhub.auth import service as auth
@@ -15,7 +16,13 @@ from orderhub.core.clock import FixedClock
 from orderhub.fulfillment import portal, scans, service
 from orderhub.fulfillment.errors import PhotoRequired, UnknownShipment
 from orderhub.fulfillment.model import ParcelPhoto, ScanKind
-from orderhub.fulfillment.photos import DiskPhotoStore, NotAnImage, PhotoTooLarge
+from orderhub.fulfillment.photos import (
+    DiskPhotoStore,
+    NotAnImage,
+    PhotoOtherOrder,
+    PhotoTooLarge,
+    PhotoWithoutCode,
+)
 from orderhub.fulfillment.scans import Scan, ScanRules
 from orderhub.fulfillment.tables import load_tables
 from orderhub.runtime import Runtime
@@ -123,28 +130,70 @@ def test_a_warehouse_lists_only_its_own_parcels_with_order_number_status_and_way
 def test_a_package_photo_must_be_a_real_image_under_the_limit(runtime: Runtime, tmp_path: Path,
                                                                gz_order: str, hz_order: str) -> None:
     store = DiskPhotoStore(tmp_path)
+    label = f"{gz_order}-1"
 
     def attach(content: bytes, *, order_no: str = gz_order, max_bytes: int = 1024 * 1024) -> ParcelPhoto:
         return portal.attach_photo(runtime.uow(), store, order_no=order_no, parcel_no=1, warehouse="WH-GZ",
                                    content=content, max_bytes=max_bytes, actor=GZ_STAFF)
 
     for bad in (b"", b"%PDF-1.7 not a photo", package_photo("PNG")[:40], b"\xff\xd8\xff\xe0" + b"\x00" * 100,
-                package_photo("GIF")):
+                package_photo("GIF", code=label)):
         with pytest.raises(NotAnImage):
             attach(bad)
     with pytest.raises(PhotoTooLarge) as too_large:
-        attach(package_photo(), max_bytes=100)
+        attach(package_photo(code=label), max_bytes=100)
     with pytest.raises(UnknownShipment):
-        attach(package_photo(), order_no=hz_order)
+        attach(package_photo(code=f"{hz_order}-1"), order_no=hz_order)
 
-    stored = [attach(package_photo(fmt)) for fmt in ("JPEG", "PNG", "WEBP")]
+    stored = [attach(package_photo(fmt, code=label)) for fmt in ("JPEG", "PNG", "WEBP")]
 
     assert too_large.value.status == 413
     assert [row.content_type for row in stored] == ["image/jpeg", "image/png", "image/webp"]
-    assert store.get(stored[1].storage_key) == package_photo("PNG")
+    assert store.get(stored[1].storage_key) == package_photo("PNG", code=label)
     assert stored[0].storage_key.startswith(f"WH-GZ/20261120/{gz_order}-1-")
     with runtime.reading() as session:
         assert len(session.scalars(select(ParcelPhoto)).all()) == 3
+
+
+def test_a_package_photo_must_show_a_code_carrying_the_parcels_order_number(
+        runtime: Runtime, tmp_path: Path, gz_order: str, hz_order: str) -> None:
+    store = DiskPhotoStore(tmp_path / "photos")
+    other_gz = routed(runtime, "广州", "R-TEA")
+
+    def attach(content: bytes, *, order_code: bool = True) -> ParcelPhoto:
+        return portal.attach_photo(runtime.uow(), store, order_no=gz_order, parcel_no=1, warehouse="WH-GZ",
+                                   content=content, max_bytes=1024 * 1024, actor=GZ_STAFF,
+                                   require_order_code=order_code)
+
+    with pytest.raises(PhotoWithoutCode) as no_code:
+        attach(package_photo(size=(640, 480)))
+    # Another parcel's label, one of another warehouse, and a number that only starts like this one's.
+    refused = []
+    for code in (f"{other_gz}-1", f"{hz_order}-1", f"{gz_order}7"):
+        with pytest.raises(PhotoOtherOrder) as wrong:
+            attach(package_photo(code=code))
+        refused.append(wrong.value)
+    assert (no_code.value.status, no_code.value.code) == (422, "portal.photo_no_code")
+    assert gz_order in no_code.value.message and "订单号" in no_code.value.message
+    assert [(e.status, e.code) for e in refused] == [(422, "portal.photo_wrong_order")] * 3
+    assert other_gz in refused[0].message and gz_order in refused[0].message
+    assert not (tmp_path / "photos").exists()
+    with runtime.reading() as session:
+        assert session.scalars(select(ParcelPhoto)).all() == []
+
+    # Turned and enlarged as a phone sees a label (not a pixel copy of the code): a QR code of the parcel label,
+    # a Code 128 barcode of the order number, a QR link carrying it in capitals (Code 39 labels print them).
+    accepted = [
+        attach(package_photo(code=f"{gz_order}-1", turn=8, zoom=1.7)),
+        attach(package_photo("PNG", code=gz_order, symbology=zxingcpp.BarcodeFormat.Code128, scale=2, turn=-4,
+                             zoom=1.2)),
+        attach(package_photo("WEBP", code=f"https://t.example.com/p?o={gz_order.upper()}&n=1", turn=3)),
+        attach(package_photo(size=(640, 480)), order_code=False),
+    ]
+
+    assert [photo.content_type for photo in accepted] == ["image/jpeg", "image/png", "image/webp", "image/jpeg"]
+    with runtime.reading() as session:
+        assert portal.parcel_view(session, order_no=gz_order, parcel_no=1, warehouse="WH-GZ").photos == 4
 
 
 def test_an_outsourced_parcel_ships_only_with_a_photo_unless_the_rule_is_off(
