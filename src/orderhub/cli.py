@@ -481,16 +481,17 @@ def bench_reservations(
 def bench_tracking(
     waybills: Annotated[int, typer.Option(help="waybills the pushes are for")] = 1_000,
     pushes: Annotated[int, typer.Option(help="measured pushes per waybill, 10 events each")] = 10,
-    clients: Annotated[int, typer.Option(help="concurrent pushes (threads, one transaction each)")] = 4,
+    clients: Annotated[int, typer.Option(help="concurrent keep-alive clients posting pushes")] = 8,
+    workers: Annotated[int, typer.Option(help="server worker processes")] = 2,
     output: Annotated[str, typer.Option(help="markdown file to append results to")] = "docs/benchmarks.md",
 ) -> None:
-    """Kuaidi100 push ingestion with dedup on PostgreSQL, events/s with 30 % duplicates (use an empty database)."""
+    """Kuaidi100 pushes over HTTP to `orderhub serve --workers N`, events/s with 30 % duplicates (empty PostgreSQL)."""
     from orderhub.benchmarks.tracking import run_tracking_benchmark
     from orderhub.core.errors import OrderHubError
 
     try:
-        run_tracking_benchmark(get_settings(), waybills=waybills, pushes=pushes, clients=clients, output=output,
-                               console=console)
+        run_tracking_benchmark(get_settings(), waybills=waybills, pushes=pushes, clients=clients, workers=workers,
+                               output=output, console=console)
     except OrderHubError as exc:
         raise _fail(exc) from exc
 
@@ -498,8 +499,8 @@ def bench_tracking(
 @bench_app.command("routing")
 def bench_routing(
     orders: Annotated[int, typer.Option(help="approved orders to route")] = 100_000,
-    output: Annotated[str, typer.Option(help="markdown file to append results to")] = "docs/benchmarks.md",
     workers: Annotated[int, typer.Option(min=1, max=16, help="routing worker processes")] = 1,
+    output: Annotated[str, typer.Option(help="markdown file to append results to")] = "docs/benchmarks.md",
 ) -> None:
     """Routing (分单) of approved orders over 10 warehouses on PostgreSQL, orders/s (use an empty database)."""
     from orderhub.benchmarks.routing import run_routing_benchmark

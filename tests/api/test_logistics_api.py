@@ -1,4 +1,5 @@
-"""The logistics API: the kuaidi100 push callback, waybill binding and reading, the order's `tracking`, the page."""
+"""The logistics API: the kuaidi100 push callback, waybill binding and reading, the order's `tracking` and parcels,
+the page."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from orderhub.core.actor import Actor
 from orderhub.logistics.kuaidi100 import sign
 from orderhub.logistics.model import TrackingPush
+from orderhub.orders import intake
+from orderhub.orders.draft import DraftLine, DraftWaybill, OrderDraft, Receiver
 from orderhub.runtime import Runtime
 from tests.api.test_console_pages import log_in
 from tests.integration.logistics.tracking_setup import NUMBER, SALT, TRACK, manual_order, signed, snapshot
@@ -112,3 +116,33 @@ def test_the_order_page_shows_the_tracking_timeline(client: TestClient, salted: 
     assert page.status_code == 200
     assert 'id="tracking"' in page.text and NUMBER in page.text
     assert "已签收" in page.text and "快件已到达【杭州转运中心】" in page.text
+
+
+def test_an_order_arriving_shipped_shows_its_parcels_in_the_api_and_on_its_page(client: TestClient, salted: Runtime,
+                                                                                auth_headers: Headers) -> None:
+    lines = [DraftLine(sku="SKU-001", qty=2, unit_price_fen=9900), DraftLine(sku="SKU-002", qty=1, unit_price_fen=100)]
+    shipped = OrderDraft(
+        channel="douyin", shop="dy-flagship", channel_order_id="DY-7000001",
+        receiver=Receiver(name="张三", phone="13800138000", province="浙江省", city="杭州市", district="西湖区",
+                          address="文三路90号"),
+        lines=lines, paid_amount_fen=19900, status="shipped", channel_status="3",
+        platform_modified_at=salted.clock.now(),
+        waybills=[DraftWaybill("zhongtong", "ZT7000001", lines=((1, 2),)),
+                  DraftWaybill("圆通速递", NUMBER, lines=((2, 1),))],
+    )
+    order_no = intake.accept_channel_order(salted.uow(), draft=shipped, actor=Actor("douyin", "channel"),
+                                           policy=salted.policy).order_no
+    client.post(PUSH, data=signed(snapshot(TRACK[:2])))
+    routing = client.get(f"/api/v1/orders/{order_no}/routing", headers=auth_headers("viewer")).json()
+    assert (routing["decision"]["outcome"], routing["decision"]["source"]) == ("platform_shipped", "platform")
+    assert [(s["parcel_no"], s["warehouse"], s["carrier"], s["status"], s["lines"]) for s in routing["shipments"]] == [
+        (1, "@platform", "ZTO", "shipped", [{"sku": "SKU-001", "qty": 2}]),
+        (2, "@platform", "YTO", "shipped", [{"sku": "SKU-002", "qty": 1}]),
+    ]
+    log_in(client, salted, "viewer")
+    page = client.get(f"/console/orders/{order_no}").text
+    assert "平台已发货，未经 OrderHub 分仓" in page and "为什么选这个快递" not in page
+    assert "ZT7000001" in page and NUMBER in page and "SKU-002</span> ×1" in page
+    assert "快件已到达【杭州转运中心】" in page  # the parcel's track, as for routed parcels
+    english = client.get(f"/console/orders/{order_no}?lang=en").text
+    assert "Shipped by the platform, not routed by OrderHub" in english

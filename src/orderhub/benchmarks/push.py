@@ -1,29 +1,22 @@
 """`orderhub bench push`: signed mini-program pushes against `orderhub serve --workers 2`, orders/s and p99.
 
 The server runs as its own processes (as in production); the load comes from this process over
-loopback with keep-alive connections, one thread per client, every request signed beforehand.
+loopback with keep-alive connections, one thread per client, every request signed beforehand
+(`benchmarks/loopback.py`).
 Every push carries a new full order, so each request is a real ingestion (signature check, dedup
 row, mapping, validation, insert).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from urllib.parse import urlsplit
 
-import httpx
 from rich.console import Console
 from sqlalchemy import func, select
 
+from orderhub.benchmarks.loopback import Request, fire, running_server
 from orderhub.benchmarks.report import append_section, percentile
 from orderhub.catalog import service as catalog
 from orderhub.channels import service as channels
@@ -36,12 +29,6 @@ from orderhub.runtime import build_runtime
 
 SHOP = "bench-mp"
 SECRET = "bench-push-secret"  # noqa: S105 - the benchmark shop's own throwaway secret
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _order(number: int, now: datetime) -> dict[str, object]:
@@ -70,34 +57,12 @@ def run_push_benchmark(settings: Settings, *, orders: int, clients: int, workers
                              app_secret=SECRET)
     for index in range(50):
         catalog.create_sku(runtime.uow(), code=f"B-{index:03d}", title=f"商品 {index}", list_price_fen=9900)
-    port = _free_port()
-    env = {**os.environ, "ORDERHUB_DATABASE_URL": settings.database_url, "ORDERHUB_LOG_LEVEL": "WARNING"}
-    if settings.secret_key:
-        env["ORDERHUB_SECRET_KEY"] = settings.secret_key
-    env["ORDERHUB_SECRET_KEY_FILE"] = str(settings.secret_key_file.resolve())
-    server = subprocess.Popen(  # noqa: S603 - our own CLI
-        [str(Path(sys.executable).with_name("orderhub")), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.2)
-        latencies, failures, elapsed = _fire(base, orders, clients)
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
+    with running_server(settings, workers=workers) as base:
+        load = fire(base, f"/api/v1/channels/miniprogram/{SHOP}/push", _signed_pushes(orders), clients=clients)
     with runtime.reading() as session:
         stored = session.scalar(select(func.count()).select_from(Order)) or 0
-    rate = orders / elapsed
+    latencies, failures = load.latencies_ms, load.failures
+    rate = orders / load.seconds
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     console.print(f"{orders:,} pushes, {clients} clients, {workers} server workers: {rate:,.0f} orders/s, "
                   f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, {failures} failed, {stored:,} orders stored")
@@ -109,7 +74,7 @@ def run_push_benchmark(settings: Settings, *, orders: int, clients: int, workers
     ])
 
 
-def _signed_pushes(orders: int) -> list[tuple[bytes, dict[str, str]]]:
+def _signed_pushes(orders: int) -> list[Request]:
     """Every push body and its headers, made before the clock starts: the load generator shares the
     machine's cores with the server, and its own JSON and signing work would be counted against it."""
     now = datetime.now(UTC)
@@ -120,41 +85,5 @@ def _signed_pushes(orders: int) -> list[tuple[bytes, dict[str, str]]]:
                           ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "X-OrderHub-Timestamp": stamp,
                    "X-OrderHub-Signature": miniprogram_signature(SECRET, stamp, body)}
-        pushes.append((body, headers))
+        pushes.append(Request(body, headers))
     return pushes
-
-
-def _fire(base: str, orders: int, clients: int) -> tuple[list[float], int, float]:
-    """Send every push over `clients` keep-alive connections (stdlib http.client: the lightest client)."""
-    pushes = _signed_pushes(orders)
-    url = urlsplit(base)
-    path = f"/api/v1/channels/miniprogram/{SHOP}/push"
-    latencies: list[float] = []
-    failures = 0
-    lock = threading.Lock()
-    counter = iter(pushes)
-
-    def client() -> None:
-        nonlocal failures
-        connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
-        try:
-            for body, headers in counter:
-                started = time.perf_counter()
-                connection.request("POST", path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                took = (time.perf_counter() - started) * 1000
-                with lock:
-                    latencies.append(took)
-                    if response.status != 200:
-                        failures += 1
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, failures, time.perf_counter() - started

@@ -1,27 +1,29 @@
 """`orderhub bench tracking`: kuaidi100 push ingestion with dedup on PostgreSQL, events/s with 30 % duplicates.
 
-Measured in-process: several threads call `logistics.service.receive_kuaidi100_push` — the function the
-push endpoint calls — each in its own transaction, as concurrent API requests would (no HTTP in the
-figure). Every push is signed beforehand and verified (MD5 + salt), recorded for audit, its events
-fingerprinted and inserted with `ON CONFLICT DO NOTHING`, and its waybill row-locked to follow the state.
+Measured over HTTP, as kuaidi100 delivers them: signed form posts (`param`, `sign`) to
+`POST /api/v1/logistics/kuaidi100/push` of `orderhub serve --workers N` on loopback, from keep-alive
+clients in this process (`benchmarks/loopback.py`, as the order push benchmark). Every push is signed
+beforehand; the server verifies it (MD5 + salt), records it for audit, fingerprints its events,
+inserts them with `ON CONFLICT DO NOTHING` and row-locks its waybill to follow the state.
 
-Each waybill first gets a seed push of 3 events (not measured); every measured push then carries 10
-events, the first 3 of which the previous push already stored: 30 % duplicates. Pushes go round-robin
-over the waybills, so threads mostly work on different parcels, as under real load.
+Each waybill first gets a seed push of 3 events (in-process, not measured); every measured push then
+carries 10 events, the first 3 of which the previous push already stored: 30 % duplicates. Pushes go
+round-robin over the waybills, so concurrent requests mostly work on different parcels, as under
+real load. At the end the stored events are counted: every distinct event once, every duplicate dropped.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import func, select, text
 
+from orderhub.benchmarks.loopback import Request, fire, running_server
 from orderhub.benchmarks.orders import BenchmarkRefused
 from orderhub.benchmarks.report import append_section, percentile
 from orderhub.catalog import service as catalog
@@ -32,12 +34,13 @@ from orderhub.core.migrate import upgrade
 from orderhub.core.settings import Settings
 from orderhub.logistics import service
 from orderhub.logistics.kuaidi100 import sign
-from orderhub.logistics.model import TrackingEvent, Waybill
+from orderhub.logistics.model import PushOutcome, TrackingEvent, TrackingPush, Waybill
 from orderhub.orders import service as orders
 from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
 from orderhub.runtime import Runtime, build_runtime
 
 SALT = "bench-tracking-salt"
+PUSH_PATH = "/api/v1/logistics/kuaidi100/push"
 SHOP = "bench-tracking"
 EVENTS_PER_PUSH = 10
 REPEATED_PER_PUSH = 3  # 30 % of each push was stored by the push before
@@ -103,69 +106,52 @@ def _setup(runtime: Runtime, waybills: int, console: Console) -> None:
             progress.advance(task)
 
 
-def run_tracking_benchmark(settings: Settings, *, waybills: int, pushes: int, clients: int, output: str,
-                           console: Console) -> float:
+def _form(push: SignedPush) -> Request:
+    return Request(urlencode({"param": push.param, "sign": push.sign}).encode(),
+                   {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def run_tracking_benchmark(settings: Settings, *, waybills: int, pushes: int, clients: int, workers: int,
+                           output: str, console: Console) -> float:
     """Run the benchmark, append its section to `output`; returns events/s."""
     runtime = build_runtime(settings)
     _setup(runtime, waybills, console)
     step = EVENTS_PER_PUSH - REPEATED_PER_PUSH
-    work = [_push(_number(w), j * step, EVENTS_PER_PUSH) for j in range(pushes) for w in range(waybills)]
-    latencies: list[float] = []
-    failures: list[BaseException] = []
-    cursor = iter(range(len(work)))
-    lock = threading.Lock()
-
-    def client(progress: Progress, task: object) -> None:
-        mine: list[float] = []
-        while True:
-            with lock:
-                index = next(cursor, None)
-            if index is None:
-                break
-            began = time.perf_counter()
-            try:
-                service.receive_kuaidi100_push(runtime.uow(), param=work[index].param, sign=work[index].sign,
-                                               salt=SALT)
-            except Exception as exc:  # noqa: BLE001 - counted and reported: a benchmark must not hide errors
-                failures.append(exc)
-            mine.append(time.perf_counter() - began)
-            progress.advance(task)  # type: ignore[arg-type]
-        with lock:
-            latencies.extend(mine)
-
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("pushes", total=len(work))
-        threads = [threading.Thread(target=client, args=(progress, task)) for _ in range(clients)]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        seconds = time.perf_counter() - began
-    if failures:
-        raise RuntimeError(f"{len(failures)} pushes failed; first: {failures[0]!r}")
+    work = [_form(_push(_number(w), j * step, EVENTS_PER_PUSH)) for j in range(pushes) for w in range(waybills)]
+    with running_server(settings, workers=workers, env={"ORDERHUB_KUAIDI100_SALT": SALT}) as base, \
+            Progress(console=console, transient=True) as progress:
+        task = progress.add_task("pushes over HTTP", total=len(work))
+        load = fire(base, PUSH_PATH, work, clients=clients, answered=lambda: progress.advance(task))
+    if load.failures:
+        raise RuntimeError(f"{load.failures} of {len(work)} pushes were not acknowledged (HTTP status other than 200)")
     expected = waybills * (REPEATED_PER_PUSH + pushes * step)
     with runtime.reading() as session:
         stored = session.scalar(select(func.count()).select_from(TrackingEvent))
+        accepted = session.scalar(select(func.count()).select_from(TrackingPush)
+                                  .where(TrackingPush.outcome == PushOutcome.ACCEPTED.value))
         version = str(session.execute(text("SELECT version()")).scalar_one()).split(",")[0]
     if stored != expected:
         raise RuntimeError(f"dedup failed: {stored} events stored, {expected} expected")
+    if accepted != waybills * (1 + pushes):
+        raise RuntimeError(f"{accepted} pushes accepted, {waybills * (1 + pushes)} sent")
     events = len(work) * EVENTS_PER_PUSH
-    rate = events / seconds
-    p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
-    console.print(f"{len(work):,} pushes, {events:,} events (30 % duplicates) in {seconds:,.1f} s: "
+    rate = events / load.seconds
+    p50, p99 = percentile(load.latencies_ms, 0.5), percentile(load.latencies_ms, 0.99)
+    console.print(f"{len(work):,} pushes, {events:,} events (30 % duplicates) in {load.seconds:,.1f} s: "
                   f"[bold]{rate:,.0f} events/s[/bold], p50 {p50:.1f} ms, p99 {p99:.1f} ms per push")
     lines = [
-        f"Measured in-process: {clients} threads call `logistics.service.receive_kuaidi100_push` (the push "
-        f"endpoint's service function, no HTTP), each push in its own transaction; {version}.",
+        f"Measured over HTTP: {clients} keep-alive clients (threads in one process) post signed kuaidi100 pushes "
+        f"to `POST {PUSH_PATH}` of `orderhub serve --workers {workers}` on loopback; {version}.",
         "",
         f"- {len(work):,} signed pushes over {waybills:,} waybills, {EVENTS_PER_PUSH} events each "
         f"({events:,} events, {REPEATED_PER_PUSH} of every {EVENTS_PER_PUSH} already stored: 30 % duplicates): "
-        f"**{rate:,.0f} events/s** (target ≥ 2,000), {len(work) / seconds:,.0f} pushes/s",
-        f"- per push: p50 {p50:.1f} ms, p99 {p99:.1f} ms (signature check, audit row, fingerprints, "
-        "INSERT … ON CONFLICT DO NOTHING, waybill row lock and state)",
+        f"**{rate:,.0f} events/s** (target ≥ 2,000), {len(work) / load.seconds:,.0f} pushes/s; "
+        f"{load.failures} failed",
+        f"- per push, as the client saw it: p50 {p50:.1f} ms, **p99 {p99:.1f} ms** (form parsing, signature check, "
+        "audit row, fingerprints, INSERT … ON CONFLICT DO NOTHING, waybill row lock and state)",
         f"- stored {stored:,} distinct events = expected {expected:,}: every duplicate dropped, none lost",
     ]
-    append_section(output, f"tracking push ingestion: {events:,} events, 30 % duplicates", "postgresql", lines)
+    append_section(output, f"tracking push ingestion over HTTP: {events:,} events, 30 % duplicates", "postgresql",
+                   lines)
     console.print(f"results appended to {output}")
     return rate

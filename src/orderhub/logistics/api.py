@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from orderhub.auth.deps import RuntimeDep, require
+from orderhub.auth.deps import RuntimeDep, get_runtime, require
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.core.errors import InvalidInput
@@ -39,12 +40,16 @@ Writer = Annotated[Principal, Depends(require(Permission.LOGISTICS_WRITE))]
 
 
 @router.post("/kuaidi100/push", summary="Receive a kuaidi100 subscription push (form fields param and sign)")
-async def kuaidi100_push(request: Request, runtime: RuntimeDep) -> JSONResponse:
+async def kuaidi100_push(request: Request) -> JSONResponse:
+    # The runtime is read here rather than through the RuntimeDep dependency, a plain function FastAPI would
+    # hand to its thread pool on every push; the transaction itself runs there, off the event loop, so a
+    # worker takes in other pushes while this one waits on the database.
+    runtime = get_runtime(request)
     form = await request.form()
     param, sign = form.get("param"), form.get("sign")
     try:
-        receipt = service.receive_kuaidi100_push(
-            runtime.uow(), param=param if isinstance(param, str) else None,
+        receipt = await run_in_threadpool(
+            service.receive_kuaidi100_push, runtime.uow(), param=param if isinstance(param, str) else None,
             sign=sign if isinstance(sign, str) else None, salt=runtime.settings.kuaidi100_salt)
     except (PushSignatureInvalid, MalformedPush) as exc:
         # kuaidi100 reads `result`/`returnCode`; OrderHub's own callers read `error`.

@@ -85,7 +85,11 @@ def _text(value: Any, name: str) -> str:
 def _time(item: dict[str, Any], index: int) -> datetime:
     raw = _text(item.get("ftime"), f"data[{index}].ftime") or _text(item.get("time"), f"data[{index}].time")
     try:
-        return datetime.strptime(raw, TIME_FORMAT).replace(tzinfo=BEIJING).astimezone(UTC)
+        if len(raw) == 19 and raw[4] == raw[7] == "-" and raw[10] == " ":
+            local = datetime.fromisoformat(raw)  # the same reading as strptime, several times faster
+        else:
+            local = datetime.strptime(raw, TIME_FORMAT)
+        return local.replace(tzinfo=BEIJING).astimezone(UTC)
     except ValueError:
         raise MalformedPush(f"data[{index}].ftime {raw!r} is not yyyy-MM-dd HH:mm:ss / 轨迹时间格式错误") from None
 

@@ -9,17 +9,19 @@ order never move it backwards.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts, one_of
+from orderhub.core.db import UnitOfWork, UTCDateTime, insert_ignoring_conflicts, one_of
 from orderhub.core.outbox import OutboxEvent
+from orderhub.fulfillment import platform_shipments
 from orderhub.fulfillment import service as fulfillment
 from orderhub.fulfillment.model import IN_WAREHOUSE
 from orderhub.logistics.carriers import carrier_table
@@ -43,7 +45,7 @@ from orderhub.logistics.model import (
 )
 from orderhub.logistics.states import TrackingState, state_tables
 from orderhub.orders import service as orders
-from orderhub.orders.draft import DraftWaybill
+from orderhub.orders.draft import OrderDraft
 from orderhub.orders.status import OrderStatus
 
 # Kuaidi100 pushes about every 4 h while a track moves; this long without one, the poll job asks.
@@ -55,6 +57,10 @@ POLL_BACKOFF = timedelta(minutes=15)
 POLL_BATCH = 50
 # Who moves an order to delivered when its parcels are signed for.
 TRACKING_ACTOR = Actor("tracking", "logistics")
+# Platform statuses that say the order left: its waybills are parcels. Before that (paid, or held by
+# the platform) OrderHub may still route the order itself, so its waybills wait unbound.
+LEFT_BY_PLATFORM = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED, OrderStatus.CANCELLED,
+                              OrderStatus.REFUNDING, OrderStatus.REFUNDED})
 
 
 def _digest(snapshot: TrackSnapshot) -> str:
@@ -150,22 +156,29 @@ def _bound(session: Session, waybill: Waybill, source: WaybillSource, actor: Act
     _take_parked(session, waybill, now)
 
 
-def record_shipped_orders(session: Session, *, waybills: Mapping[str, Sequence[DraftWaybill]], at: datetime) -> None:
-    """Record the waybills of orders that arrived already shipped, by order number (in intake's transaction).
+def record_shipped_orders(session: Session, *, drafts: Mapping[str, OrderDraft], actor: Actor, at: datetime,
+                          stale: Collection[str] = ()) -> None:
+    """Record the waybills of orders that arrived already shipped, and their parcels (in intake's transaction).
 
-    A waybill shared by several lines is one parcel; one already recorded is left as it is. A carrier
-    we cannot name is kept with the platform's words (and not polled) rather than dropped; a
-    number that cannot be a waybill is skipped. One executemany, pipelined on PostgreSQL (a bulk
-    import brings thousands).
+    `drafts` are the orders as this arrival brought them, by order number. A waybill shared by several
+    lines is one parcel; one already recorded is left as it is. A carrier we cannot name is kept with
+    the platform's words (and not polled) rather than dropped; a number that cannot be a waybill is
+    skipped. Each waybill becomes a shipped parcel (fulfillment's platform shipments) once the platform
+    says the order left; its waybill is bound to it, so tracking and anomalies see a parcel like any
+    other. `stale` names arrivals older than the version held: their lines may no longer be the
+    order's, so their waybills are kept and their parcels wait for a current arrival. Every write is
+    one bulk statement (a bulk import brings thousands).
     """
-    if not waybills:
+    if not drafts:
         return
-    order_ids = orders.order_ids(session, list(waybills))
+    order_ids = orders.order_ids(session, list(drafts))
     rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for order_no, parcels in waybills.items():
-        for parcel in parcels:
+    for order_no, draft in drafts.items():
+        if order_no not in order_ids:
+            continue
+        for parcel in draft.waybills:
             number = parcel.number.strip()
-            if order_no not in order_ids or not WAYBILL_NUMBER.match(number):
+            if not WAYBILL_NUMBER.match(number):
                 continue
             code = carrier_table().resolve(parcel.carrier) or ""
             rows.setdefault((code, number), {
@@ -177,6 +190,75 @@ def record_shipped_orders(session: Session, *, waybills: Mapping[str, Sequence[D
             })
     if rows:
         session.execute(insert_ignoring_conflicts(session, Waybill.__table__), list(rows.values()))
+    left = {order_no: draft for order_no, draft in drafts.items()
+            if order_no in order_ids and order_no not in stale and draft.status in LEFT_BY_PLATFORM}
+    if left:
+        _record_parcels(session, left, order_ids, actor=actor, at=at)
+
+
+def _record_parcels(session: Session, drafts: Mapping[str, OrderDraft], order_ids: Mapping[str, int], *,
+                    actor: Actor, at: datetime) -> None:
+    """A shipment for each of the orders' platform waybills not bound to one yet, and the waybill bound to it.
+
+    Only the order's own unbound platform waybills count, so the same order arriving again adds
+    nothing and an update that brings a new waybill adds that parcel. The order's row lock, which
+    intake holds, keeps two arrivals of one order from both making its parcels.
+    """
+    unbound = {(order_id, code, number): waybill_id for waybill_id, order_id, code, number in session.execute(
+        select(Waybill.id, Waybill.order_id, Waybill.carrier_code, Waybill.number)
+        .where(one_of(session, Waybill.order_id, [order_ids[order_no] for order_no in drafts]),
+               Waybill.source == WaybillSource.PLATFORM.value, Waybill.shipment_id.is_(None)))}
+    if not unbound:
+        return
+    shipped: list[platform_shipments.ShippedOrder] = []
+    for order_no, draft in drafts.items():
+        parcels: dict[tuple[int, str, str], platform_shipments.ShippedParcel] = {}
+        named = Counter[int]()
+        for waybill in draft.waybills:
+            carries = [(line_no, qty) for line_no, qty in waybill.lines if 0 < line_no <= len(draft.lines) and qty > 0]
+            for line_no, qty in carries:
+                named[line_no] += qty
+            code = carrier_table().resolve(waybill.carrier) or ""
+            key = (order_ids[order_no], code, waybill.number.strip())
+            if key not in unbound:
+                continue
+            lines = tuple((_sku(draft, line_no), qty) for line_no, qty in carries)
+            held = parcels.get(key)
+            # Listed twice (the carrier named two ways): one parcel with the lines of both.
+            parcels[key] = platform_shipments.ShippedParcel(
+                carrier_code=code, carrier_name=carrier_table().name_of(code) if code else waybill.carrier.strip(),
+                waybill_no=key[2], lines=(*held.lines, *lines) if held else lines,
+                shipped_at=held.shipped_at if held and held.shipped_at else waybill.shipped_at)
+        if parcels:
+            unnamed = tuple((_sku(draft, line_no), line.qty - named[line_no])
+                            for line_no, line in enumerate(draft.lines, start=1) if line.qty > named[line_no])
+            shipped.append(platform_shipments.ShippedOrder(
+                order_id=order_ids[order_no], order_no=order_no, province=draft.receiver.province,
+                city=draft.receiver.city, parcels=tuple(parcels.values()), unnamed=unnamed))
+    made = platform_shipments.record_platform_shipments(session, orders=shipped, actor=actor, at=at)
+    _bind_shipments(session, {unbound[key]: shipment_id for key, shipment_id in made.items()}, at)
+
+
+def _bind_shipments(session: Session, shipments: Mapping[int, int], at: datetime) -> None:
+    """Set each waybill's shipment (waybill id → shipment id): on PostgreSQL one statement joining two arrays,
+    not one UPDATE per waybill (a bulk import binds thousands a batch)."""
+    if not shipments:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(update(Waybill), [{"id": waybill_id, "shipment_id": shipment_id, "updated_at": at}
+                                          for waybill_id, shipment_id in shipments.items()])
+        return
+    session.execute(text(
+        "UPDATE waybill SET shipment_id = bound.shipment_id, updated_at = :at "
+        "FROM unnest(CAST(:waybills AS bigint[]), CAST(:shipments AS bigint[])) AS bound(waybill_id, shipment_id) "
+        "WHERE waybill.id = bound.waybill_id"
+    ).bindparams(bindparam("at", type_=UTCDateTime())),
+        {"waybills": list(shipments), "shipments": list(shipments.values()), "at": at})
+
+
+def _sku(draft: OrderDraft, line_no: int) -> str:
+    line = draft.lines[line_no - 1]
+    return (line.sku or line.platform_sku)[:64]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,9 +292,7 @@ def take_snapshot(session: Session, waybill: Waybill, snapshot: TrackSnapshot, *
         })
     landed: list[dict[str, Any]] = []
     if rows:
-        statement = insert_ignoring_conflicts(session, TrackingEvent.__table__).returning(
-            TrackingEvent.__table__.c.fingerprint)
-        taken = set(session.scalars(statement, list(rows.values())))
+        taken = _insert_events(session, list(rows.values()))
         landed = [row for fingerprint, row in rows.items() if fingerprint in taken]
     previous = waybill.state
     changed = False
@@ -229,6 +309,28 @@ def take_snapshot(session: Session, waybill: Waybill, snapshot: TrackSnapshot, *
     if waybill.final:
         waybill.next_poll_at = None
     return Taken(len(landed), len(snapshot.events) - len(landed), TrackingState(waybill.state))
+
+
+# One array per column: the statement's text is the same whatever the number of events, so psycopg
+# parses it once and the server keeps it prepared; a multi-row VALUES list would be a new, long text
+# to parse on every push (about a millisecond of a push's few).
+_INSERT_EVENTS = text(
+    "INSERT INTO tracking_event (waybill_id, fingerprint, occurred_at, state, text, location, raw_status, source, "
+    "received_at) SELECT * FROM unnest(CAST(:waybill_id AS bigint[]), CAST(:fingerprint AS varchar[]), "
+    "CAST(:occurred_at AS timestamptz[]), CAST(:state AS varchar[]), CAST(:text AS text[]), "
+    "CAST(:location AS varchar[]), CAST(:raw_status AS varchar[]), CAST(:source AS varchar[]), "
+    "CAST(:received_at AS timestamptz[])) ON CONFLICT DO NOTHING RETURNING fingerprint"
+)
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the events not stored yet (`ON CONFLICT DO NOTHING` on the fingerprint); the fingerprints that landed."""
+    if session.get_bind().dialect.name != "postgresql":
+        statement = insert_ignoring_conflicts(session, TrackingEvent.__table__).returning(
+            TrackingEvent.__table__.c.fingerprint)
+        return set(session.scalars(statement, rows))
+    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    return set(session.scalars(_INSERT_EVENTS, columns))
 
 
 def _settle_interception(session: Session, waybill: Waybill, text: str, now: datetime) -> None:
@@ -276,10 +378,11 @@ def receive_kuaidi100_push(uow: UnitOfWork, *, param: str | None, sign: str | No
         session = uow.session
         now = uow.now()
         record = TrackingPush(received_at=now, param=param or "", sign=(sign or "")[:64],
-                              outcome=PushOutcome.MALFORMED.value)
-        session.add(record)
+                              outcome=PushOutcome.MALFORMED.value, reason="", new_events=0)
         receipt, error = _receive(session, record, param, sign, salt, now)
         record.reason = record.reason[:500]
+        # Added once its outcome is known: one INSERT at commit, not an INSERT now and an UPDATE then.
+        session.add(record)
         uow.commit()
     if error is not None:
         raise error

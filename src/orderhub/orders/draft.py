@@ -46,6 +46,9 @@ class DraftWaybill:
 
     carrier: str
     number: str
+    # The lines it carries as (line number from 1, quantity), and when it left; empty / None: the platform does not say.
+    lines: tuple[tuple[int, int], ...] = ()
+    shipped_at: datetime | None = None
 
 
 @dataclass

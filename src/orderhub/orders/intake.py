@@ -164,7 +164,11 @@ def accept_channel_drafts(
             _apply_update(session, existing[key], intake, actor, at)
     # Orders that arrive already shipped: their waybills, so the carrier's tracking links up.
     logistics.record_shipped_orders(
-        session, waybills={i.order_no: i.draft.waybills for i in intakes if i.order_no and i.draft.waybills}, at=at
+        session,
+        drafts={i.order_no: i.draft for i in intakes if i.order_no and i.draft.waybills},
+        stale={i.order_no for i in intakes if i.order_no and i.result is IntakeResult.STALE},
+        actor=actor,
+        at=at,
     )
     return intakes
 

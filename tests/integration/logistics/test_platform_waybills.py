@@ -1,4 +1,4 @@
-"""Orders pulled from Taobao and Douyin already shipped bring their waybills, over HTTP from the simulators."""
+"""Orders pulled from Taobao and Douyin already shipped bring their waybills and parcels (over HTTP, simulators)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from orderhub.channels import jobs
 from orderhub.channels import service as channels
 from orderhub.channels.model import Channel
 from orderhub.core.clock import FixedClock
+from orderhub.fulfillment.model import Shipment
+from orderhub.fulfillment.platform_shipments import PLATFORM_WAREHOUSE
 from orderhub.logistics.carriers import carrier_table
 from orderhub.logistics.model import Waybill
-from orderhub.orders.model import Order
+from orderhub.orders.model import Order, OrderLine
 from orderhub.runtime import Runtime
 from orderhub.simulators.platforms import RunningSimulator, SimulatorState, start_platform_simulator
 
@@ -61,3 +64,13 @@ def test_shipped_platform_orders_record_each_parcel_once(
                for o in state.shop(channel, f"{channel}-1").orders.values() if o.waybill_no and o.order_id in orders}
     assert shipped and held == shipped
     assert codes <= set(carrier_table().carriers)  # every simulated carrier is recognised
+    # Each is a shipped parcel of its order, holding the order's lines (one waybill per simulated order).
+    with runtime.reading() as session:
+        bound = dict(session.execute(select(Waybill.shipment_id, Waybill.order_id)).all())
+        parcels = session.scalars(select(Shipment).options(selectinload(Shipment.lines))).all()
+        lines = {(order_id, sku, qty) for order_id, sku, qty in session.execute(
+            select(OrderLine.order_id, OrderLine.sku, OrderLine.qty).where(OrderLine.order_id.in_(bound.values())))}
+    assert len(parcels) == len(bound) and None not in bound
+    assert {(s.id, s.order_id, s.status, s.warehouse_code) for s in parcels} == {
+        (shipment_id, order_id, "shipped", PLATFORM_WAREHOUSE) for shipment_id, order_id in bound.items()}
+    assert {(s.order_id, line.sku, line.qty) for s in parcels for line in s.lines} == lines
