@@ -85,3 +85,19 @@ def test_a_revoked_or_forged_token_is_refused(
         token_id = auth.list_tokens(session)[0].id
     auth.revoke_token(runtime.uow(), token_id=token_id)
     assert client.get("/api/v1/orders", headers=headers).status_code == 401
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/logistics/tickets/{id}/acknowledge",
+    "/api/v1/logistics/tickets/{id}/resolve",
+    "/api/v1/inventory/transfers/{id}/arrival",
+    "/api/v1/fulfillment/scan-conflicts/{id}/resolve",
+])
+def test_a_row_id_past_bigint_or_below_one_is_a_422_not_a_driver_error(
+        client: TestClient, auth_headers: Callable[[str], dict[str, str]], path: str) -> None:
+    admin = auth_headers("admin")
+    for row_id in (2**63, 10**30, 0, -5):
+        response = client.post(path.format(id=row_id), headers=admin, json={"reason": "x", "note": "x"})
+        assert (response.status_code, response.json()["error"]["code"]) == (422, "request.invalid"), row_id
+    found = client.get(f"/api/v1/finance/discrepancies/{2**63}", headers=admin)
+    assert found.status_code == 422

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 from orderhub.core.clock import ensure_utc
@@ -22,6 +23,8 @@ def _money(value: str) -> str:
 
 
 Money = Annotated[str, AfterValidator(_money)]
+# A row id in a URL: bounded to PostgreSQL's bigint, so a huge number is a 422, not a driver error.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class Strict(BaseModel):

@@ -15,6 +15,7 @@ from orderhub.auth.service import Principal
 from orderhub.channels import service as channels
 from orderhub.core.errors import InvalidInput
 from orderhub.core.money import fen_to_yuan
+from orderhub.core.schemas import RowId
 from orderhub.finance import service
 from orderhub.finance.engine import Scope
 from orderhub.finance.imports import import_statement
@@ -89,7 +90,7 @@ def list_discrepancies(
 
 
 @router.get("/discrepancies/{discrepancy_id}", response_model=DiscrepancyDetail)
-def get_discrepancy(discrepancy_id: int, runtime: RuntimeDep, _: Reader) -> DiscrepancyDetail:
+def get_discrepancy(discrepancy_id: RowId, runtime: RuntimeDep, _: Reader) -> DiscrepancyDetail:
     with runtime.reading() as session:
         return DiscrepancyDetail.of(service.get_discrepancy(session, discrepancy_id))
 

@@ -15,6 +15,7 @@ from orderhub.auth.service import Principal
 from orderhub.core.clock import ensure_utc
 from orderhub.core.errors import InvalidInput
 from orderhub.core.pagination import decode_id_cursor
+from orderhub.core.schemas import RowId
 from orderhub.fulfillment import portal as portal_service
 from orderhub.fulfillment import scans, service
 from orderhub.fulfillment.model import ShipmentStatus
@@ -54,7 +55,6 @@ Scanner = Annotated[Principal, Depends(require(Permission.FULFILLMENT_SCAN))]
 PortalReader = Annotated[Principal, Depends(require(Permission.PORTAL_READ))]
 Photographer = Annotated[Principal, Depends(require(Permission.PORTAL_PHOTO))]
 WarehouseCode = Annotated[str, Path(max_length=32)]
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 OrderNo = Annotated[str, Path(max_length=32)]
 ParcelNo = Annotated[int, Path(ge=1, le=999)]
 

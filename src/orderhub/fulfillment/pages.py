@@ -25,8 +25,9 @@ from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.core.errors import InvalidInput, OrderHubError
 from orderhub.core.i18n import humanise
+from orderhub.core.schemas import RowId
 from orderhub.fulfillment import portal, scans, service
-from orderhub.fulfillment.api import OrderNo, ParcelNo, RowId, photo_response
+from orderhub.fulfillment.api import OrderNo, ParcelNo, photo_response
 from orderhub.fulfillment.model import RoutingDecision, ScanKind, ShipmentStatus
 from orderhub.fulfillment.photos import DiskPhotoStore
 from orderhub.inventory import service as inventory

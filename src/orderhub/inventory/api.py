@@ -12,6 +12,7 @@ from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.catalog import service as catalog
 from orderhub.core.money import yuan_to_fen
+from orderhub.core.schemas import RowId
 from orderhub.inventory import service
 from orderhub.inventory.schemas import (
     AdjustmentIn,
@@ -79,7 +80,7 @@ def transfer(body: TransferIn, runtime: RuntimeDep, principal: Mover) -> JSONRes
 
 
 @router.post("/inventory/transfers/{transfer_id}/arrival", response_model=StockChangeOut)
-def receive_transfer(transfer_id: int, runtime: RuntimeDep, principal: Mover) -> StockChangeOut:
+def receive_transfer(transfer_id: RowId, runtime: RuntimeDep, principal: Mover) -> StockChangeOut:
     return StockChangeOut.of(service.receive_transfer(runtime.uow(), transfer_id=transfer_id,
                                                       actor=principal.actor("api")))
 

@@ -14,6 +14,7 @@ from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.core.errors import InvalidInput
 from orderhub.core.pagination import decode_id_cursor
+from orderhub.core.schemas import RowId
 from orderhub.logistics import anomalies, interception, kuaidi100, service
 from orderhub.logistics.anomalies import TicketFilters
 from orderhub.logistics.anomaly_rules import AnomalyKind
@@ -105,13 +106,13 @@ def list_tickets(runtime: RuntimeDep, _: Reader, status: str | None = None, kind
 
 
 @router.post("/tickets/{ticket_id}/acknowledge", response_model=TicketRead, summary="Take on an exception ticket")
-def acknowledge_ticket(ticket_id: int, body: TicketAcknowledge, runtime: RuntimeDep, principal: Writer) -> TicketRead:
+def acknowledge_ticket(ticket_id: RowId, body: TicketAcknowledge, runtime: RuntimeDep, principal: Writer) -> TicketRead:
     return TicketRead.of(anomalies.acknowledge_ticket(runtime.uow(), ticket_id=ticket_id, note=body.note,
                                                       actor=principal.actor("api")))
 
 
 @router.post("/tickets/{ticket_id}/resolve", response_model=TicketRead, summary="Resolve an exception ticket")
-def resolve_ticket(ticket_id: int, body: TicketResolve, runtime: RuntimeDep, principal: Writer) -> TicketRead:
+def resolve_ticket(ticket_id: RowId, body: TicketResolve, runtime: RuntimeDep, principal: Writer) -> TicketRead:
     return TicketRead.of(anomalies.resolve_ticket(runtime.uow(), ticket_id=ticket_id, reason=body.reason,
                                                   actor=principal.actor("api")))
 

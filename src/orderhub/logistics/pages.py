@@ -16,6 +16,7 @@ from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.core.i18n import humanise
 from orderhub.core.pagination import decode_id_cursor
+from orderhub.core.schemas import RowId
 from orderhub.logistics import anomalies, service
 from orderhub.logistics.anomaly_rules import KIND_LABELS_ZH, AnomalyKind
 from orderhub.logistics.api import ticket_filters
@@ -77,7 +78,7 @@ def anomaly_board(request: Request, runtime: RuntimeDep, principal: Reader, stat
 
 
 @router.post("/anomalies/{ticket_id}/acknowledge")
-def acknowledge(ticket_id: int, request: Request, runtime: RuntimeDep, principal: Handler, form: Posted) -> Response:
+def acknowledge(ticket_id: RowId, request: Request, runtime: RuntimeDep, principal: Handler, form: Posted) -> Response:
     note = form.get("note")
     ticket = anomalies.acknowledge_ticket(runtime.uow(), ticket_id=ticket_id, actor=principal.actor("console"),
                                           note=note if isinstance(note, str) else "")
@@ -85,7 +86,7 @@ def acknowledge(ticket_id: int, request: Request, runtime: RuntimeDep, principal
 
 
 @router.post("/anomalies/{ticket_id}/resolve")
-def resolve(ticket_id: int, request: Request, runtime: RuntimeDep, principal: Handler, form: Posted) -> Response:
+def resolve(ticket_id: RowId, request: Request, runtime: RuntimeDep, principal: Handler, form: Posted) -> Response:
     reason = form.get("reason")
     ticket = anomalies.resolve_ticket(runtime.uow(), ticket_id=ticket_id, actor=principal.actor("console"),
                                       reason=reason[:500] if isinstance(reason, str) else "")
