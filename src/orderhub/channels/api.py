@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderhub.auth.deps import RuntimeDep, require
+from orderhub.auth.deps import RuntimeDep, get_runtime, require
 from orderhub.auth.permissions import Permission
 from orderhub.auth.service import Principal
 from orderhub.channels import push, writeback
@@ -39,7 +39,10 @@ def _committer(request: Request, runtime: Runtime) -> GroupCommitter[push.PushRe
 
 
 @router.post("/{channel}/{shop}/push", summary="Receive a platform push (signed by the platform)")
-async def receive_push(channel: str, shop: str, request: Request, runtime: RuntimeDep) -> JSONResponse:
+async def receive_push(channel: str, shop: str, request: Request) -> JSONResponse:
+    # The runtime is read here rather than through RuntimeDep, a plain function FastAPI would hand to its
+    # thread pool on every push; the group committer's thread does the database work.
+    runtime = get_runtime(request)
     shops.parse_channel(channel)
     body = await request.body()
     result = await _committer(request, runtime).submit(push.PushRequest(channel, shop, request.headers, body))

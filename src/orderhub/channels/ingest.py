@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -23,19 +24,30 @@ from orderhub.channels.model import OPEN, DeadLetter, Shop
 from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork, one_of
 from orderhub.orders.draft import OrderDraft
-from orderhub.orders.intake import IntakeResult, ShopRef, accept_channel_drafts
+from orderhub.orders.intake import IntakeResult, ShopRef, accept_channel_drafts, check_drafts
 from orderhub.orders.service import OrderPolicy
+from orderhub.orders.validation import FieldError, RuleSet
 
 DEAD_LETTERED = "dead_lettered"
 
 
 @dataclass(frozen=True)
 class Incoming:
-    """One raw order as it arrived: its text (kept for dead letters) and, if parsed already, its object."""
+    """One raw order as it arrived: its text (kept for dead letters) and, if parsed already, its object.
+
+    With a `payload`, `raw` is either the payload's own JSON text (a line of a JSON Lines file) or
+    empty: the text is then written from the payload only if a dead letter needs it (most orders
+    of a push never do).
+    """
 
     raw: str
     source: str  # pull, push, import, backfill, replay
     payload: Any = None
+
+    @cached_property
+    def text(self) -> str:
+        """The text a dead letter keeps: as it arrived, or the payload written out."""
+        return self.raw if self.raw or self.payload is None else raw_text(self.payload)
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,7 @@ def _dead_letter(
         reason_code=code,
         reason=reason[:4000],
         channel_order_id=channel_order_id[:64],
-        raw_body=item.raw,
+        raw_body=item.text,
         received_at=at,
     )
     session.add(letter)
@@ -85,14 +97,19 @@ def _dead_letter(
 
 @dataclass
 class Readings:
-    """A batch's payloads as drafts, and why the others could not be read (position → code, reason, id)."""
+    """A batch's payloads as drafts, and why the others could not be read (position → code, reason, id).
+
+    `defects` are the drafts' validation findings (`check_drafts`) when the reader checked them too.
+    """
 
     drafts: list[OrderDraft]
     unreadable: dict[int, tuple[str, str, str]]
+    defects: list[list[FieldError]] | None = None
 
 
-def read_payloads(shop: ShopRef, items: Sequence[Incoming]) -> Readings:
-    """Parse and map a batch; no database, so a caller may do it ahead on another thread."""
+def read_payloads(shop: ShopRef, items: Sequence[Incoming], *, rules: RuleSet | None = None) -> Readings:
+    """Parse and map a batch, and validate the drafts when given the `rules`; no database, so a
+    caller may do it ahead on another thread (the file import reads while it writes)."""
     mapping = load_mapping(shop.channel)
     readings = Readings([], {})
     for index, item in enumerate(items):
@@ -101,11 +118,15 @@ def read_payloads(shop: ShopRef, items: Sequence[Incoming]) -> Readings:
             payload = item.payload if item.payload is not None else load_json(item.raw)
             if not isinstance(payload, dict):
                 raise ValueError(f"an order is a JSON object, got {type(payload).__name__}")
-            readings.drafts.append(mapping.to_draft(payload, shop=shop.code))
+            draft = mapping.to_draft(payload, shop=shop.code)
+            draft.raw_json = item.raw  # the payload's own text when there is one: stored without re-encoding
+            readings.drafts.append(draft)
         except ChannelMappingError as exc:
             readings.unreadable[index] = ("mapping", str(exc), mapping.order_id_of(payload))
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             readings.unreadable[index] = ("payload", f"unreadable payload: {exc}", "")
+    if rules is not None:
+        readings.defects = check_drafts(readings.drafts, rules, cross_border=shop.cross_border)
     return readings
 
 
@@ -121,7 +142,8 @@ def ingest_batch(
     if readings is None:
         readings = read_payloads(shop, items)
     drafts, unreadable = readings.drafts, readings.unreadable
-    intakes = iter(accept_channel_drafts(session, shop=shop, drafts=drafts, policy=policy, actor=actor, at=at))
+    intakes = iter(accept_channel_drafts(session, shop=shop, drafts=drafts, policy=policy, actor=actor, at=at,
+                                         defects=readings.defects))
     failures: list[tuple[int, str, str, str]] = []  # (position, code, reason, platform order id)
     outcomes: list[Outcome] = []
     for index in range(len(items)):
@@ -138,13 +160,13 @@ def ingest_batch(
         else:
             outcomes.append(Outcome(intake.result.value, key, intake.order_no, reason=intake.reason))
     if write_dead_letters and failures:
-        letters = _open_letters(session, shop, {items[index].raw for index, *_ in failures})
+        letters = _open_letters(session, shop, {items[index].text for index, *_ in failures})
         for index, code, reason, key in failures:
-            if items[index].raw not in letters:
-                letters[items[index].raw] = _dead_letter(session, shop, items[index], at, code, reason, key)
+            if items[index].text not in letters:
+                letters[items[index].text] = _dead_letter(session, shop, items[index], at, code, reason, key)
         session.flush()
         for index, *_ in failures:
-            outcomes[index] = replace(outcomes[index], dead_letter_id=letters[items[index].raw].id)
+            outcomes[index] = replace(outcomes[index], dead_letter_id=letters[items[index].text].id)
     return outcomes
 
 

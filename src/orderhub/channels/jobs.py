@@ -19,7 +19,7 @@ from sqlalchemy import select
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from orderhub.channels import service as shops
-from orderhub.channels.ingest import Incoming, Tally, ingest, ingest_batch, raw_text, shop_ref
+from orderhub.channels.ingest import Incoming, Tally, ingest, ingest_batch, shop_ref
 from orderhub.channels.model import ChannelCall, InboundMessage, PullCursor, Shop
 from orderhub.channels.platforms.base import PlatformClient, PlatformError, RateLimited, client_for
 from orderhub.core.actor import Actor
@@ -101,7 +101,7 @@ def read_range(runtime: Runtime, shop: Shop, http: httpx.Client, start: datetime
                 report.error = f"{exc.code}: {exc.message}"
                 return report
             _record_call(runtime, shop.id, "pull", started, None)
-            items = [Incoming(raw=raw_text(order), source=source, payload=order) for order in result.orders]
+            items = [Incoming(raw="", source=source, payload=order) for order in result.orders]
             if items:
                 report.tally.add(ingest(runtime.uow(), shop=ref, items=items, policy=runtime.policy, actor=actor))
             report.pages += 1
@@ -195,7 +195,7 @@ def fetch_notified(runtime: Runtime) -> int:
                 if error is None:
                     # The order and the cleared notice commit together: a crash re-fetches, never loses.
                     ingest_batch(uow.session, shop=shop_ref(shop), policy=runtime.policy,
-                                 items=[Incoming(raw=raw_text(order), source="push", payload=order)],
+                                 items=[Incoming(raw="", source="push", payload=order)],
                                  actor=Actor(shop.channel, "channel"), at=uow.now())
                     message.fetch_pending = False
                     done += 1

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -251,7 +252,12 @@ class ChannelMapping(BaseModel):
 
     def to_draft(self, payload: dict[str, Any], *, shop: str) -> OrderDraft:
         """The unified draft of one raw order object; `ChannelMappingError` if it cannot be read."""
-        return _Reader(self, payload).draft(shop)
+        return self.compiled.draft(payload, shop)
+
+    @cached_property
+    def compiled(self) -> _CompiledMapping:
+        """The mapping made ready for reading, once: see `_CompiledMapping`."""
+        return _CompiledMapping(self)
 
 
 @cache
@@ -299,54 +305,123 @@ def _matches(raw: Any, allowed: list[str]) -> bool:
     return (PRESENT in allowed and _present(raw)) or (raw is not None and str(raw) in allowed)
 
 
-class _Reader:
-    def __init__(self, mapping: ChannelMapping, payload: dict[str, Any]) -> None:
-        self.mapping = mapping
-        self.payload = payload
-        self.zone = ZoneInfo(mapping.timezone)
+# A mapping is compiled once (per process, as `load_mapping` is cached) into plain closures: every
+# path split, every converter chosen and every set built before the first payload, so reading an
+# order is a few dictionary lookups per field rather than a walk through the mapping's models.
+Getter = Callable[[Any], Any]
+# (order or line object, path prefix for errors) → value, or None when absent.
+FieldReader = Callable[[dict[str, Any], str], Any]
 
-    def fail(self, path: str, raw: Any, reason: str) -> ChannelMappingError:
-        return ChannelMappingError(self.mapping.channel, path, raw, reason)
 
-    def read(self, spec: FieldSpec, source: Any, where: str = "") -> Any:
-        for path, parts in spec.steps:
-            raw = _dig_parts(source, parts)
-            if _present(raw) and (not spec.empty or str(raw).strip() not in spec.empty):
-                return self.convert(spec, raw, where + path)
-        if spec.required:
-            raise self.fail(where + "|".join(spec.paths), None, "required field missing")
+def _getter(parts: list[str]) -> Getter:
+    """`_dig_parts` for one path, specialised once: a plain key is one dictionary lookup."""
+    if len(parts) == 1:
+        key = parts[0]
+
+        def by_key(source: Any) -> Any:
+            return source.get(key) if isinstance(source, dict) else None
+
+        return by_key
+    steps = [(part, int(part) if part.isdecimal() else -1) for part in parts]
+
+    def by_path(source: Any) -> Any:
+        value = source
+        for part, index in steps:
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and 0 <= index < len(value):
+                value = value[index]
+            else:
+                return None
+        return value
+
+    return by_path
+
+
+def _field_reader(spec: FieldSpec, channel: str, zone: ZoneInfo) -> FieldReader:
+    """Read one field: the first of its paths that holds a value, converted (and looked up)."""
+    # A path of one key is read in place: most fields are one, and a call costs more than the lookup.
+    getters = [(path, parts[0] if len(parts) == 1 else None, _getter(parts)) for path, parts in spec.steps]
+    convert = _converter(spec, zone)
+    kind, lookup, required = spec.kind, spec.lookup, spec.required
+    empty = frozenset(spec.empty)
+    plain_text = kind == "str" and lookup is None
+    every_path = "|".join(spec.paths)
+
+    def read(source: dict[str, Any], where: str = "") -> Any:
+        for path, key, get in getters:
+            raw = source.get(key) if key is not None else get(source)
+            if raw is None:
+                continue
+            if isinstance(raw, str):
+                text = raw.strip()
+                if not text or text in empty:
+                    continue
+                if plain_text:
+                    return text
+            elif empty and str(raw).strip() in empty:
+                continue
+            try:
+                value = convert(raw)
+            except (ValueError, InvalidOperation, TypeError, OverflowError) as exc:
+                raise ChannelMappingError(channel, where + path, raw, f"not a valid {kind}: {exc}") from None
+            if lookup is None:
+                return value
+            if str(value) not in lookup:
+                raise ChannelMappingError(channel, where + path, raw, "not in the mapping's lookup table")
+            return lookup[str(value)]
+        if required:
+            raise ChannelMappingError(channel, where + every_path, None, "required field missing")
         return None
 
-    def convert(self, spec: FieldSpec, raw: Any, path: str) -> Any:
-        try:
-            value = _CONVERTERS[spec.kind](raw, spec, self.zone)
-        except (ValueError, InvalidOperation, TypeError, OverflowError) as exc:
-            raise self.fail(path, raw, f"not a valid {spec.kind}: {exc}") from None
-        if spec.lookup is None:
-            return value
-        if str(value) not in spec.lookup:
-            raise self.fail(path, raw, "not in the mapping's lookup table")
-        return spec.lookup[str(value)]
+    return read
 
-    def draft(self, shop: str) -> OrderDraft:
-        values = {name: self.read(spec, self.payload) for name, spec in self.mapping.order.items()}
-        status, channel_status = self.status()
-        lines = self.lines()
-        receiver = Receiver(
-            **{
-                name.removeprefix("receiver."): values.pop(name) or ""
-                for name in list(values)
-                if name.startswith("receiver.")
-            }
-        )
+
+class _CompiledMapping:
+    """A `ChannelMapping` ready to read payloads; `draft` is `ChannelMapping.to_draft`."""
+
+    def __init__(self, mapping: ChannelMapping) -> None:
+        zone = ZoneInfo(mapping.timezone)
+        self.channel = channel = mapping.channel
+        self.balance = mapping.order_discount == "balance"
+        self.order = [(name, _field_reader(spec, channel, zone)) for name, spec in mapping.order.items()]
+        # (order field, Receiver attribute) of the receiver's fields.
+        self.receiver = [(name, name[len("receiver.") :]) for name in mapping.order if name.startswith("receiver.")]
+        status = mapping.status
+        self.status_path = status.paths[0]
+        self.status_getters = [_getter(parts) for _, parts in status.steps]
+        self.status_rules = [
+            ([(_getter(path.split(".")), allowed) for path, allowed in rule.when.items()], rule.then)
+            for rule in status.rules
+        ]
+        self.status_map = status.map
+        lines = mapping.lines
+        self.lines_path = lines.path
+        self.line_items = _getter(lines.path.split("."))
+        self.line_fields = [(name, _field_reader(spec, channel, zone)) for name, spec in lines.fields.items()]
+        self.encrypted = [_getter(path.split(".")) for path in mapping.pii.encrypted_when]
+        waybills = mapping.waybills
+        self.waybill_path = waybills.path if waybills else ""
+        self.waybill_items = _getter(waybills.path.split(".")) if waybills else None
+        self.carrier = _field_reader(waybills.carrier, channel, zone) if waybills else None
+        self.waybill_no = _field_reader(waybills.waybill_no, channel, zone) if waybills else None
+
+    def fail(self, path: str, raw: Any, reason: str) -> ChannelMappingError:
+        return ChannelMappingError(self.channel, path, raw, reason)
+
+    def draft(self, payload: dict[str, Any], shop: str) -> OrderDraft:
+        values = {name: read(payload, "") for name, read in self.order}
+        status, channel_status = self.status(payload)
+        lines = self.lines(payload)
+        receiver = Receiver(**{short: values.pop(name) or "" for name, short in self.receiver})
         goods = sum(line.amount_fen for line in lines)
         shipping = values.pop("shipping_fee_fen", None) or 0
         paid = values.pop("paid_amount_fen")
         discount = values.pop("discount_fen", None)
-        if self.mapping.order_discount == "balance":
+        if self.balance:
             discount = goods + shipping - paid
         draft = OrderDraft(
-            channel=self.mapping.channel,
+            channel=self.channel,
             shop=shop,
             receiver=receiver,
             lines=lines,
@@ -355,59 +430,59 @@ class _Reader:
             paid_amount_fen=paid,
             status=status.value,
             channel_status=channel_status,
-            raw_payload=self.payload,
-            waybills=self.waybills(),
+            raw_payload=payload,
+            waybills=self.waybills(payload),
             **{name: value for name, value in values.items() if value is not None},
         )
-        draft.extra["pii_encrypted"] = any(_present(dig(self.payload, p)) for p in self.mapping.pii.encrypted_when)
+        draft.extra["pii_encrypted"] = any(_present(get(payload)) for get in self.encrypted)
         return draft
 
-    def status(self) -> tuple[OrderStatus, str]:
-        status_map = self.mapping.status
-        raws = [dig(self.payload, path) for path in status_map.paths]
+    def status(self, payload: dict[str, Any]) -> tuple[OrderStatus, str]:
+        raws = [get(payload) for get in self.status_getters]
         channel_status = "/".join(str(raw) for raw in raws if _present(raw))
-        for rule in status_map.rules:
-            if all(_matches(dig(self.payload, path), allowed) for path, allowed in rule.when.items()):
-                return rule.then, channel_status
-        key = "" if raws[0] is None else str(raws[0])
-        if key not in status_map.map:
-            raise self.fail(status_map.paths[0], raws[0], "status not in the mapping's status map")
-        return status_map.map[key], channel_status
+        for conditions, then in self.status_rules:
+            if all(_matches(get(payload), allowed) for get, allowed in conditions):
+                return then, channel_status
+        found = self.status_map.get("" if raws[0] is None else str(raws[0]))
+        if found is None:
+            raise self.fail(self.status_path, raws[0], "status not in the mapping's status map")
+        return found, channel_status
 
-    def waybills(self) -> list[DraftWaybill]:
-        spec = self.mapping.waybills
-        if spec is None:
+    def waybills(self, payload: dict[str, Any]) -> list[DraftWaybill]:
+        if self.waybill_items is None or self.carrier is None or self.waybill_no is None:
             return []
-        items = dig(self.payload, spec.path)
+        items = self.waybill_items(payload)
         items = [items] if isinstance(items, dict) else items if isinstance(items, list) else []
         found: dict[tuple[str, str], DraftWaybill] = {}
         for index, item in enumerate(items):
-            where = f"{spec.path}.{index}."
-            number = self.read(spec.waybill_no, item, where) if isinstance(item, dict) else None
+            if not isinstance(item, dict):
+                continue
+            where = f"{self.waybill_path}.{index}."
+            number = self.waybill_no(item, where)
             if number:
-                carrier = self.read(spec.carrier, item, where) or ""
+                carrier = self.carrier(item, where) or ""
                 found.setdefault((carrier, number), DraftWaybill(carrier, number))
         return list(found.values())
 
-    def lines(self) -> list[DraftLine]:
-        items = dig(self.payload, self.mapping.lines.path)
+    def lines(self, payload: dict[str, Any]) -> list[DraftLine]:
+        items = self.line_items(payload)
         if items is None:
             items = []
         elif isinstance(items, dict):
             items = [items]  # one line per order (Kuaishou's orderItemInfo)
         if not isinstance(items, list):
-            raise self.fail(self.mapping.lines.path, items, "order lines are not a list")
+            raise self.fail(self.lines_path, items, "order lines are not a list")
         lines = []
         for index, item in enumerate(items):
-            where = f"{self.mapping.lines.path}.{index}."
+            where = f"{self.lines_path}.{index}."
             if not isinstance(item, dict):
                 raise self.fail(where.rstrip("."), item, "an order line is not an object")
-            values = {name: self.read(spec, item, where) for name, spec in self.mapping.lines.fields.items()}
+            values = {name: read(item, where) for name, read in self.line_fields}
             qty, unit = values["qty"], values["unit_price_fen"]
             if qty is None or unit is None:
                 raise self.fail(where + "qty|unit_price", item, "an order line needs a quantity and a price")
-            amount = values.pop("amount_fen", None)
-            discount = values.pop("discount_fen", None)
+            amount = values.get("amount_fen")
+            discount = values.get("discount_fen")
             if discount is None:
                 discount = qty * unit - amount if amount is not None else 0
             lines.append(
@@ -428,8 +503,21 @@ class _Reader:
 # Converters: raw JSON value → Python value; ValueError (or kin) means "cannot read"
 # ---------------------------------------------------------------------------------------------
 
+# The shapes nearly every amount arrives in ("236.00", "-5", "0.5"), read exactly with integer
+# arithmetic; anything else ("1e2", "1.005", " 1_000") goes through Decimal, which decides.
+_PLAIN_YUAN = re.compile(r"(-?)(\d{1,18})(?:\.(\d{1,2}))?")
+_PLAIN_FEN = re.compile(r"-?\d{1,18}")
+_SMALL = 10**18  # integers this small are exact in every route; bigger ones take the Decimal route
 
-def _as_text(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> str:
+
+def _converter(spec: FieldSpec, zone: ZoneInfo) -> Callable[[Any], Any]:
+    if spec.kind == "time":
+        assert spec.format is not None
+        return partial(_as_time, spec.format, zone)
+    return _CONVERTERS[spec.kind]
+
+
+def _as_text(raw: Any) -> str:
     if isinstance(raw, bool | dict | list):
         raise ValueError("expected text")
     if isinstance(raw, Decimal):
@@ -437,7 +525,7 @@ def _as_text(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> str:
     return str(raw).strip()
 
 
-def _as_int(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> int:
+def _as_int(raw: Any) -> int:
     if isinstance(raw, bool):
         raise ValueError("expected a whole number")
     if isinstance(raw, int):
@@ -464,55 +552,66 @@ def _yuan_to_fen(amount: Decimal) -> int:
     return int(amount * 100)
 
 
-def _as_yuan(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> int:
+def _as_yuan(raw: Any) -> int:
     """Yuan as string ("236.00"), JSON number (PDD's 149.8) or integer → fen."""
+    if type(raw) is str:
+        plain = _PLAIN_YUAN.fullmatch(raw.strip())
+        if plain:
+            sign, whole, cents = plain.groups()
+            fen = int(whole) * 100 + (int(cents) * (10 if len(cents) == 1 else 1) if cents else 0)
+            return -fen if sign else fen
+    elif type(raw) is int and -_SMALL < raw < _SMALL:
+        return raw * 100
     return _yuan_to_fen(_decimal(raw))
 
 
-def _as_fen(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> int:
+def _as_fen(raw: Any) -> int:
     """Integer fen (Douyin). A decimal string such as "199.00" in a fen field is the known drift of
     a platform switching to yuan strings: read as yuan rather than refused."""
-    if isinstance(raw, str) and "." in raw:
-        return _yuan_to_fen(_decimal(raw))
+    if type(raw) is int:
+        return raw
+    if isinstance(raw, str):
+        if "." in raw:
+            return _as_yuan(raw)
+        if _PLAIN_FEN.fullmatch(raw.strip()):
+            return int(raw)
     amount = _decimal(raw)
     if amount != amount.to_integral_value():
         raise ValueError("fen must be a whole number")
     return int(amount)
 
 
-def _as_time(raw: Any, spec: FieldSpec, zone: ZoneInfo) -> datetime:
-    assert spec.format is not None
+def _as_time(pattern: str, zone: ZoneInfo, raw: Any) -> datetime:
     text = str(raw).strip()
-    if spec.format == PLATFORM_TIME and len(text) == 19 and text[4] == text[7] == "-" and text[10] == " ":
+    if pattern == PLATFORM_TIME and len(text) == 19 and text[4] == text[7] == "-" and text[10] == " ":
         local = datetime.fromisoformat(text)  # the same reading as strptime, many times faster
     else:
-        local = datetime.strptime(text, spec.format)
+        local = datetime.strptime(text, pattern)
     return local.replace(tzinfo=zone).astimezone(UTC)
 
 
-def _as_unix(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> datetime | None:
-    seconds = _as_int(raw, _spec, _zone)
+def _as_unix(raw: Any) -> datetime | None:
+    seconds = _as_int(raw)
     return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None
 
 
-def _as_unix_ms(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> datetime | None:
-    millis = _as_int(raw, _spec, _zone)
+def _as_unix_ms(raw: Any) -> datetime | None:
+    millis = _as_int(raw)
     return datetime.fromtimestamp(millis / 1000, UTC) if millis > 0 else None
 
 
-def _as_iso(raw: Any, _spec: FieldSpec, _zone: ZoneInfo) -> datetime:
+def _as_iso(raw: Any) -> datetime:
     value = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("ISO time without an offset")
     return value.astimezone(UTC)
 
 
-_CONVERTERS = {
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "str": _as_text,
     "int": _as_int,
     "yuan": _as_yuan,
     "fen": _as_fen,
-    "time": _as_time,
     "unix": _as_unix,
     "unix_ms": _as_unix_ms,
     "iso": _as_iso,

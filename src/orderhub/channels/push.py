@@ -9,19 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from orderhub.channels import service as shops
 from orderhub.channels.errors import PushRejected, ShopNotConnected
-from orderhub.channels.ingest import DEAD_LETTERED, Incoming, ingest_batch, raw_text, shop_ref
-from orderhub.channels.model import REJECTED, ChannelCall, DeadLetter, InboundMessage, Shop
-from orderhub.channels.platforms.base import InvalidSignature, MalformedPush, PushItem, parse_push
+from orderhub.channels.ingest import DEAD_LETTERED, Incoming, ingest_batch
+from orderhub.channels.model import REJECTED, ChannelCall, DeadLetter, InboundMessage
+from orderhub.channels.platforms.base import (
+    InvalidSignature,
+    MalformedPush,
+    PushItem,
+    ShopCredentials,
+    parse_push,
+)
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, insert_ignoring_conflicts
+from orderhub.core.db import UnitOfWork, add_rows, insert_ignoring_conflicts
 from orderhub.core.errors import OrderHubError
 from orderhub.core.secrets import SecretBox
+from orderhub.orders.intake import ShopRef
 from orderhub.orders.service import OrderPolicy
 
 
@@ -62,41 +71,45 @@ def receive_pushes(
     with uow:
         session = uow.session
         now = uow.now()
-        shops_by_key: dict[tuple[str, str], Shop | OrderHubError] = {}
-        accepted: dict[int, tuple[Shop, list[tuple[int, PushItem]]]] = {}
+        # Each shop is read, and its secret decrypted, once per batch: a rotation applies from the next batch.
+        shops_by_key: dict[tuple[str, str], tuple[ShopRef, ShopCredentials] | OrderHubError] = {}
+        calls: list[dict[str, Any]] = []  # channel_call rows (health), written together
+        accepted: dict[int, tuple[ShopRef, list[tuple[int, PushItem]]]] = {}
         for index, request in enumerate(requests):
             key = (request.channel, request.shop_code)
             if key not in shops_by_key:
-                shops_by_key[key] = _connected_shop(session, *key)
-            shop = shops_by_key[key]
-            if isinstance(shop, OrderHubError):
-                results.append(shop)
+                shops_by_key[key] = _connected_shop(session, *key, box=box)
+            found = shops_by_key[key]
+            if isinstance(found, OrderHubError):
+                results.append(found)
                 continue
-            text = request.body.decode("utf-8", errors="replace")
+            shop, credentials = found
             try:
-                items = parse_push(shop.channel, shops.credentials_of(shop, box), request.headers, request.body, now)
+                items = parse_push(shop.channel, credentials, request.headers, request.body, now)
             except InvalidSignature as exc:
-                session.add(ChannelCall(shop_id=shop.id, kind="push", at=now, ok=False, error_code="signature"))
+                calls.append(_call(shop.id, now, "signature"))
                 session.add(DeadLetter(channel=shop.channel, shop_id=shop.id, source="push", reason_code="signature",
-                                       reason=f"signature did not verify: {exc}"[:4000], raw_body=text,
+                                       reason=f"signature did not verify: {exc}"[:4000], raw_body=_text(request),
                                        received_at=now, status=REJECTED))
                 results.append(PushRejected("the push signature does not verify / 推送签名校验失败"))
                 continue
             except MalformedPush as exc:
-                session.add(ChannelCall(shop_id=shop.id, kind="push", at=now, ok=False, error_code="malformed"))
+                calls.append(_call(shop.id, now, "malformed"))
                 session.add(DeadLetter(channel=shop.channel, shop_id=shop.id, source="push", reason_code="payload",
-                                       reason=str(exc)[:4000], raw_body=text, received_at=now))
+                                       reason=str(exc)[:4000], raw_body=_text(request), received_at=now))
                 results.append(PushReceipt(results={DEAD_LETTERED: 1}))
                 continue
-            session.add(ChannelCall(shop_id=shop.id, kind="push", at=now, ok=True))
+            calls.append(_call(shop.id, now))
             accepted.setdefault(shop.id, (shop, []))[1].extend((index, item) for item in items)
             results.append(PushReceipt())
+        add_rows(session, ChannelCall.__table__, calls)
         for shop, indexed in accepted.values():
-            fresh = _first_deliveries(uow, shop.id, [item for _, item in indexed])
+            fresh = _first_deliveries(session, shop.id, [item for _, item in indexed], now)
             full = [(index, item) for index, item in indexed if id(item) in fresh and item.order is not None]
+            # The order's text is written only if it becomes a dead letter (`Incoming.text`).
             outcomes = ingest_batch(
-                session, shop=shop_ref(shop), policy=policy, actor=Actor(shop.channel, "channel"), at=now,
-                items=[Incoming(raw=raw_text(item.order), source="push", payload=item.order) for _, item in full],
+                session, shop=shop, policy=policy, actor=Actor(shop.channel, "channel"), at=now,
+                items=[Incoming(raw="", source="push", payload=item.order) for _, item in full],
             ) if full else []
             for index, item in indexed:
                 receipt = results[index]
@@ -115,34 +128,61 @@ def receive_pushes(
     return results
 
 
-def _connected_shop(session: Session, channel: str, code: str) -> Shop | OrderHubError:
+def _text(request: PushRequest) -> str:
+    return request.body.decode("utf-8", errors="replace")
+
+
+def _call(shop_id: int, at: datetime, error_code: str = "") -> dict[str, Any]:
+    return {"shop_id": shop_id, "kind": "push", "at": at, "ok": not error_code, "error_code": error_code,
+            "latency_ms": 0}
+
+
+def _connected_shop(
+    session: Session, channel: str, code: str, *, box: SecretBox
+) -> tuple[ShopRef, ShopCredentials] | OrderHubError:
     try:
-        shop = shops.get_shop(session, channel=channel, code=code)
+        shop = shops.connection_row(session, channel=channel, code=code)
     except OrderHubError as exc:
         return exc
     if not shop.app_key:
         return ShopNotConnected(f"shop {channel}/{code} has no platform credentials / 店铺未配置平台凭证")
-    return shop
+    return ShopRef(shop.id, shop.channel, shop.code, shop.cross_border), shops.credentials_of(shop, box)
 
 
-def _first_deliveries(uow: UnitOfWork, shop_id: int, items: list[PushItem]) -> set[int]:
+# The dedup rows of a batch in one statement of fixed text (PostgreSQL): arrays, not one VALUES row per push.
+_RECORD_DELIVERIES = text(
+    "INSERT INTO inbound_message (shop_id, message_id, received_at, channel_order_id, fetch_pending, fetch_attempts) "
+    "SELECT :shop_id, message_id, :received_at, channel_order_id, fetch_pending, 0 "
+    "FROM unnest(CAST(:message_ids AS varchar[]), CAST(:order_ids AS varchar[]), CAST(:pending AS boolean[])) "
+    "AS delivery (message_id, channel_order_id, fetch_pending) "
+    "ON CONFLICT DO NOTHING RETURNING message_id"
+)
+
+
+def _first_deliveries(session: Session, shop_id: int, items: list[PushItem], now: datetime) -> set[int]:
     """`id()`s of the items whose delivery id this shop has not seen; recording them is the dedup.
 
     One INSERT … ON CONFLICT DO NOTHING RETURNING for all of them: the database decides races.
     """
-    session = uow.session
     first: dict[str, PushItem] = {}
     for item in items:
         first.setdefault(item.message_id[:128], item)
     if not first:
         return set()
-    rows: list[dict[str, Any]] = [
-        {"shop_id": shop_id, "message_id": message_id, "received_at": uow.now(),
-         "channel_order_id": item.channel_order_id[:64], "fetch_pending": item.order is None, "fetch_attempts": 0,
-         "last_error": None}
-        for message_id, item in first.items()
-    ]
-    statement = insert_ignoring_conflicts(session, InboundMessage.__table__).returning(
-        InboundMessage.__table__.c.message_id)
-    taken = {row.message_id for row in session.execute(statement, rows)}
+    if session.get_bind().dialect.name == "postgresql":
+        taken = set(session.scalars(_RECORD_DELIVERIES, {
+            "shop_id": shop_id, "received_at": now, "message_ids": list(first),
+            "order_ids": [item.channel_order_id[:64] for item in first.values()],
+            "pending": [item.order is None for item in first.values()],
+        }))
+    else:
+        rows: list[dict[str, Any]] = [
+            {"shop_id": shop_id, "message_id": message_id, "received_at": now,
+             "channel_order_id": item.channel_order_id[:64], "fetch_pending": item.order is None, "fetch_attempts": 0,
+             "last_error": None}
+            for message_id, item in first.items()
+        ]
+        statement = insert_ignoring_conflicts(session, InboundMessage.__table__).returning(
+            InboundMessage.__table__.c.message_id)
+        taken = {row.message_id for row in session.execute(statement, rows)}
     return {id(item) for message_id, item in first.items() if message_id in taken}

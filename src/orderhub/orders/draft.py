@@ -74,6 +74,8 @@ class OrderDraft:
     seller_memo: str = ""
     currency: str = "CNY"
     raw_payload: dict[str, Any] | None = None
+    # `raw_payload`'s own JSON text, when the caller has it (a file's line): stored as it is, not re-encoded.
+    raw_json: str = ""
     # For channel orders: the unified status the platform's raw status maps to, and the raw one.
     status: str = ""
     channel_status: str = ""

@@ -284,6 +284,20 @@ def test_platform_exports_import_from_their_envelopes(runtime: Runtime, shops: N
     assert amount == 14980
 
 
+def test_each_order_of_a_json_lines_export_keeps_its_own_line_as_its_payload(
+    runtime: Runtime, shops: None, tmp_path: Path
+) -> None:
+    lines = [json.dumps(trade(4123456789012345678 + n), ensure_ascii=False) for n in range(3)]
+    lines[1] = lines[1].replace('"post_fee": "10.00"', '"post_fee": 10.00')  # a JSON number, not a string
+    (tmp_path / "tb.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert outcome(run(runtime, tmp_path / "tb.jsonl", channel="taobao", shop="tb")) == {"created": 3}
+    with runtime.reading() as session:
+        stored = session.scalars(select(Order).order_by(Order.id)).all()
+    assert [order.raw_payload for order in stored] == [json.loads(line) for line in lines]
+    assert [order.raw_payload["tid"] for order in stored if order.raw_payload] == [
+        4123456789012345678, 4123456789012345679, 4123456789012345680]
+
+
 def test_the_same_order_twice_in_a_file_is_one_order_the_older_version_stale(
     runtime: Runtime, shops: None, tmp_path: Path
 ) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from orderhub.catalog import service as catalog
 from orderhub.channels import service as channels
-from orderhub.channels.ingest import DEAD_LETTERED, Incoming, ingest, shop_ref
+from orderhub.channels.ingest import DEAD_LETTERED, Incoming, ingest, ingest_batch, shop_ref
 from orderhub.channels.model import Channel, DeadLetter
 from orderhub.core.actor import Actor
 from orderhub.core.clock import FixedClock
@@ -353,3 +353,64 @@ def test_order_numbers_that_collide_are_drawn_again_until_every_order_is_stored(
     outcomes = push(runtime, shops["tb"], *(trade(tid=n) for n in range(1, 5)))
     assert [o.result for o in outcomes] == ["created"] * 4
     assert len({o.order_no for o in outcomes}) == 4 and count(runtime, Order) == 4
+
+
+def test_the_order_keeps_the_text_the_platform_sent_with_its_big_ids_and_amounts_exact(
+    runtime: Runtime, shops: dict[str, Any]
+) -> None:
+    # Stored as it came (not re-encoded): a JSON number id above 2^53 and an amount written "1.50".
+    text = json.dumps(trade(tid=4123456789012345678), ensure_ascii=False).replace('"post_fee": "10.00"',
+                                                                                    '"post_fee": 10.00')
+    assert [o.result for o in push_texts(runtime, shops["tb"], text)] == ["created"]
+    order = the_order(runtime)
+    assert order.raw_payload is not None and order.raw_payload["tid"] == 4123456789012345678
+    assert order.shipping_fee_fen == 1000 and order.raw_payload == json.loads(text)
+
+
+def test_a_payload_that_came_as_an_object_is_written_out_only_for_its_dead_letter(
+    runtime: Runtime, shops: dict[str, Any]
+) -> None:
+    good, bad = trade(tid=1), trade(tid=4123456789012345678, status="SOMETHING_NEW")
+    items = [Incoming(raw="", source="pull", payload=good), Incoming(raw="", source="pull", payload=bad)]
+    outcomes = ingest(runtime.uow(), shop=shops["tb"], items=items, policy=runtime.policy, actor=PLATFORM)
+    assert [o.result for o in outcomes] == ["created", DEAD_LETTERED]
+    with runtime.reading() as session:
+        letter = session.scalars(select(DeadLetter)).one()
+        assert json.loads(letter.raw_body) == bad and letter.channel_order_id == "4123456789012345678"
+        stored = session.scalars(select(Order)).one()
+        assert stored.raw_payload == good
+
+
+def test_several_batches_in_one_transaction_each_store_their_own_orders(
+    runtime: Runtime, shops: dict[str, Any]
+) -> None:
+    """A group commit ingests one batch per shop in one transaction: each writes its orders once."""
+    with runtime.uow() as uow:
+        for shop, tids in ((shops["tb"], [1, 2]), (shops["tb"], [3]), (shops["pdd"], [])):
+            items = [Incoming(raw=json.dumps(trade(tid=tid)), source="push") for tid in tids]
+            outcomes = ingest_batch(uow.session, shop=shop, items=items, policy=runtime.policy, actor=PLATFORM,
+                                    at=uow.now())
+            assert [o.result for o in outcomes] == ["created"] * len(tids)
+        uow.commit()
+    with runtime.reading() as session:
+        stored = session.scalars(select(Order).order_by(Order.id)).all()
+        assert [o.channel_order_id for o in stored] == ["1", "2", "3"]
+        assert [[line.qty for line in o.lines] for o in stored] == [[2], [2], [2]]
+    assert count(runtime, OrderEvent) == 3
+
+
+def test_a_batch_rolled_back_leaves_nothing_and_the_next_one_goes_through(
+    runtime: Runtime, shops: dict[str, Any]
+) -> None:
+    with runtime.uow() as uow:
+        items = [Incoming(raw=json.dumps(trade(tid=tid)), source="push") for tid in (1, 2)]
+        ingest_batch(uow.session, shop=shops["tb"], items=items, policy=runtime.policy, actor=PLATFORM, at=uow.now())
+        # no commit: the unit of work rolls back (on PostgreSQL with the staging table it made)
+    assert count(runtime, Order) == 0
+    assert [o.result for o in push(runtime, shops["tb"], trade(tid=1), trade(tid=3))] == ["created", "created"]
+    assert count(runtime, Order) == 2 and count(runtime, OrderEvent) == 2
+
+
+def push_texts(runtime: Runtime, shop: Any, *texts: str) -> list[Any]:
+    items = [Incoming(raw=text, source="push") for text in texts]
+    return ingest(runtime.uow(), shop=shop, items=items, policy=runtime.policy, actor=PLATFORM)

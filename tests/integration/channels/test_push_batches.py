@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from orderhub.channels import service as channels
 from orderhub.channels.batching import GroupCommitter
 from orderhub.channels.errors import PushRejected, ShopNotFound
-from orderhub.channels.model import Channel
+from orderhub.channels.model import Channel, ChannelCall, DeadLetter
 from orderhub.channels.push import PushReceipt, PushRequest, receive_pushes
 from orderhub.channels.signing import miniprogram_signature
 from orderhub.core.clock import FixedClock
@@ -79,3 +79,44 @@ def test_the_group_committer_batches_concurrent_requests() -> None:
 
     assert asyncio.run(many()) == [n * 2 for n in range(40)]
     assert sum(batches) == 40 and len(batches) < 40
+
+
+def test_every_push_of_a_batch_is_counted_in_its_shops_health(runtime: Runtime, merchant: None) -> None:
+    channels.create_shop(runtime.uow(), channel=Channel.MINIPROGRAM, code="mp", name="小程序")
+    channels.set_credentials(runtime.uow(), channel="miniprogram", code="mp", box=runtime.secrets, app_key="k",
+                             app_secret=SECRET)
+    requests = [signed("A1", "e1"), signed("A1", "e1"), signed("A2", "e2", secret="stolen"), signed("A3", "e3")]
+    receive_pushes(runtime.uow(), requests=requests, box=runtime.secrets, policy=runtime.policy)
+    with runtime.reading() as session:
+        calls = session.execute(select(ChannelCall.kind, ChannelCall.ok, ChannelCall.error_code)
+                                .order_by(ChannelCall.id)).all()
+        letter = session.scalars(select(DeadLetter)).one()
+    assert [tuple(call) for call in calls] == [("push", True, ""), ("push", True, ""), ("push", False, "signature"),
+                                               ("push", True, "")]
+    assert letter.reason_code == "signature" and '"A2"' in letter.raw_body
+
+
+def test_credentials_rotated_between_batches_apply_to_the_next_batch(runtime: Runtime, merchant: None) -> None:
+    channels.create_shop(runtime.uow(), channel=Channel.MINIPROGRAM, code="mp", name="小程序")
+    channels.set_credentials(runtime.uow(), channel="miniprogram", code="mp", box=runtime.secrets, app_key="k",
+                             app_secret=SECRET)
+    first = receive_pushes(runtime.uow(), requests=[signed("A1", "e1")], box=runtime.secrets, policy=runtime.policy)
+    channels.set_credentials(runtime.uow(), channel="miniprogram", code="mp", box=runtime.secrets, app_key="k",
+                             app_secret="rotated")
+    old, new = receive_pushes(runtime.uow(), requests=[signed("A2", "e2"), signed("A3", "e3", secret="rotated")],
+                              box=runtime.secrets, policy=runtime.policy)
+    assert isinstance(first[0], PushReceipt) and isinstance(old, PushRejected) and isinstance(new, PushReceipt)
+
+
+def test_a_failed_batch_answers_every_waiting_push_with_the_failure() -> None:
+    def handle(batch: list[int]) -> list[int]:
+        time.sleep(0.01)
+        raise RuntimeError("database gone")
+
+    committer: GroupCommitter[int, int] = GroupCommitter(handle, max_batch=50, max_wait=0.02)
+
+    async def many() -> list[int | BaseException]:
+        return list(await asyncio.gather(*(committer.submit(n) for n in range(10)), return_exceptions=True))
+
+    answers = asyncio.run(many())
+    assert len(answers) == 10 and all(isinstance(a, RuntimeError) and str(a) == "database gone" for a in answers)

@@ -106,6 +106,30 @@ def test_pdd_money_as_number_or_string_reads_to_the_same_fen(amount: object) -> 
     assert draft.paid_amount_fen == 14980 and draft.discount_fen == 1000 and draft.lines[0].platform_sku == "77"
 
 
+@pytest.mark.parametrize(
+    ("amount", "fen"),
+    [
+        ("207.00", 20700), ("207", 20700), ("207.5", 20750), (" 0.05 ", 5), ("-0.05", -5), ("+3.10", 310),
+        ("１２.５", 1250), ("1e2", 10000), (207, 20700), (Decimal("207.50"), 20750), (10**20, 10**22),
+    ],
+)
+def test_yuan_amounts_read_to_exact_fen_in_every_shape(amount: object, fen: int) -> None:
+    assert load_mapping("taobao").to_draft(taobao() | {"payment": amount}, shop="tb1").paid_amount_fen == fen
+
+
+@pytest.mark.parametrize("amount", ["1.005", "abc", "1.2.3", "NaN", True, [1], 1.5])
+def test_what_is_not_an_amount_in_yuan_is_refused(amount: object) -> None:
+    with pytest.raises(ChannelMappingError) as refused:
+        load_mapping("taobao").to_draft(taobao() | {"payment": amount}, shop="tb1")
+    assert refused.value.path == "payment" and "not a valid yuan" in refused.value.reason
+
+
+@pytest.mark.parametrize(("amount", "fen"), [(19900, 19900), ("19900", 19900), (" -5 ", -5), ("199.00", 19900),
+                                             (Decimal("2.0"), 2), ("1e2", 100)])
+def test_fen_amounts_read_exactly_and_a_yuan_string_among_them_as_yuan(amount: object, fen: int) -> None:
+    assert load_mapping("douyin").to_draft(douyin(pay_amount=amount), shop="dy").paid_amount_fen == fen
+
+
 @pytest.mark.parametrize(("refund_status", "status"), [(1, "paid"), (3, "refunding"), (4, "refunded")])
 def test_pdd_refund_state_overrides_the_order_status(refund_status: int, status: str) -> None:
     assert load_mapping("pdd").to_draft(pdd(refund_status=refund_status), shop="p1").status == status
