@@ -31,7 +31,7 @@ from orderhub.core.actor import Actor
 from orderhub.core.db import UnitOfWork, add_rows, insert_new_rows, one_of, read_session
 from orderhub.core.ids import new_order_no
 from orderhub.core.money import fen_to_yuan
-from orderhub.core.outbox import OutboxEvent
+from orderhub.core.outbox import OutboxEvent, outbox_row
 from orderhub.logistics import service as logistics
 from orderhub.orders import repository, stock
 from orderhub.orders.draft import OrderDraft
@@ -314,7 +314,7 @@ def _insert_new(
             demands.append(stock.demand(order_id, order_no, created_status, lines, at=at, ttl=policy.reservation_ttl))
         event_rows.append(_event_row(order_id, "created", at, actor, None, created_status, intake.draft.channel_status))
         outbox_rows.append(
-            _outbox_row(
+            outbox_row(
                 "order.created",
                 order_no,
                 at,
@@ -330,7 +330,7 @@ def _insert_new(
         )
         if status is OrderStatus.ON_HOLD:
             event_rows.append(_event_row(order_id, "transition", at, actor, created_status, status, hold_reason))
-            outbox_rows.append(_outbox_row("order.held", order_no, at, {"order_no": order_no, "reason": hold_reason}))
+            outbox_rows.append(outbox_row("order.held", order_no, at, {"order_no": order_no, "reason": hold_reason}))
     for table, rows in (
         (OrderLine.__table__, line_rows),
         (OrderEvent.__table__, event_rows),
@@ -459,20 +459,6 @@ def _event_row(
         "from_status": from_status.value if from_status else None,
         "to_status": to_status.value if to_status else None,
         "reason": reason[:500],
-    }
-
-
-def _outbox_row(topic: str, key: str, at: datetime, payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "topic": topic,
-        "key": key,
-        "payload": payload,
-        "created_at": at,
-        "published_at": None,
-        "attempts": 0,
-        "last_error": None,
-        "next_attempt_at": None,
-        "failed_at": None,
     }
 
 
