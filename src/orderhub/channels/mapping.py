@@ -399,6 +399,7 @@ class _CompiledMapping:
         self.lines_path = lines.path
         self.line_items = _getter(lines.path.split("."))
         self.line_fields = [(name, _field_reader(spec, channel, zone)) for name, spec in lines.fields.items()]
+        self.line_qty = dict(self.line_fields)["qty"]
         self.encrypted = [_getter(path.split(".")) for path in mapping.pii.encrypted_when]
         waybills = mapping.waybills
         self.waybill_path = waybills.path if waybills else ""
@@ -453,16 +454,19 @@ class _CompiledMapping:
             return []
         items = self.waybill_items(payload)
         items = [items] if isinstance(items, dict) else items if isinstance(items, list) else []
-        found: dict[tuple[str, str], DraftWaybill] = {}
+        # Waybills read off the order lines themselves (Taobao's orders.order[].invoice_no): each names its line.
+        per_line = self.waybill_path == self.lines_path
+        found: dict[tuple[str, str], list[tuple[int, int]]] = {}
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 continue
             where = f"{self.waybill_path}.{index}."
             number = self.waybill_no(item, where)
             if number:
-                carrier = self.carrier(item, where) or ""
-                found.setdefault((carrier, number), DraftWaybill(carrier, number))
-        return list(found.values())
+                carried = found.setdefault((self.carrier(item, where) or "", number), [])
+                if per_line and isinstance(qty := self.line_qty(item, where), int) and qty > 0:
+                    carried.append((index + 1, qty))
+        return [DraftWaybill(carrier, number, tuple(lines)) for (carrier, number), lines in found.items()]
 
     def lines(self, payload: dict[str, Any]) -> list[DraftLine]:
         items = self.line_items(payload)

@@ -231,3 +231,21 @@ def test_a_broken_mapping_file_lists_every_problem(tmp_path: Path) -> None:
         load_mapping("acme", tmp_path)
     text = "\n".join(refused.value.problems)
     assert "surprise: unknown key" in text and "teleported" in text and "unit_price_fen" in text
+
+
+def test_taobao_waybills_read_off_the_lines_name_the_lines_they_carry() -> None:
+    payload = taobao() | {"status": "WAIT_BUYER_CONFIRM_GOODS"}
+    first = payload["orders"]["order"][0]
+    payload["orders"]["order"] = [
+        first | {"invoice_no": "ZT5550001", "logistics_company": "中通快递"},
+        first | {"oid": 4123456789012345680, "outer_sku_id": "SKU-002", "num": 1,
+                 "invoice_no": "YD5550002", "logistics_company": "韵达快递"},
+        first | {"oid": 4123456789012345681, "outer_sku_id": "SKU-003", "num": 3,
+                 "invoice_no": "ZT5550001", "logistics_company": "中通快递"},
+        first | {"oid": 4123456789012345682, "outer_sku_id": "SKU-004", "num": 1},  # not shipped yet
+    ]
+    draft = load_mapping("taobao").to_draft(payload, shop="tb1")
+    assert [(w.carrier, w.number, w.lines) for w in draft.waybills] == [
+        ("中通快递", "ZT5550001", ((1, 2), (3, 3))),
+        ("韵达快递", "YD5550002", ((2, 1),)),
+    ]
