@@ -43,7 +43,7 @@ from orderhub.orders.model import Order
 from orderhub.orders.status import OrderStatus
 
 WORKER = Actor("routing", "worker")
-# Another order took the stock a plan counted on: look again this many times before giving up for now.
+# Approved orders a worker claims and routes in one transaction.
 BATCH = 100
 
 

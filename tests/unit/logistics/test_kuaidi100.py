@@ -128,7 +128,8 @@ def test_taobao_lines_sharing_a_waybill_are_one_parcel() -> None:
         line | {"outer_sku_id": "SKU-003", "invoice_no": "SF900800700", "logistics_company": "顺丰速运"},
     ])
     draft = load_mapping("taobao").to_draft(trade, shop="tb")
-    assert draft.waybills == [DraftWaybill("中通快递", "ZT100200300"), DraftWaybill("顺丰速运", "SF900800700")]
+    assert draft.waybills == [DraftWaybill("中通快递", "ZT100200300", lines=((1, 1), (2, 1))),
+                              DraftWaybill("顺丰速运", "SF900800700", lines=((3, 1),))]
 
 
 def test_taobao_lines_not_shipped_carry_no_waybill() -> None:
