@@ -11,15 +11,10 @@ from fastapi.testclient import TestClient
 
 from orderhub.auth import service as auth
 from orderhub.core.clock import FixedClock
-from orderhub.fulfillment import service
-from orderhub.fulfillment.tables import load_tables
 from orderhub.runtime import Runtime
 from tests.integration.fulfillment.routing_setup import (
-    STAFF,
-    approved_order,
     package_photo,
-    put_stock,
-    set_up_warehouses,
+    routed_in_gz_and_hz,
 )
 
 pytestmark = pytest.mark.usefixtures("merchant")
@@ -29,16 +24,7 @@ PORTAL = "/api/v1/portal"
 
 @pytest.fixture
 def orders(runtime: Runtime, tmp_path: Path) -> dict[str, str]:
-    """One routed order for Guangzhou (3pl) and one for Hangzhou; photos go to a temporary folder."""
-    runtime.settings.photo_dir = tmp_path
-    set_up_warehouses(runtime)
-    put_stock(runtime, "WH-HZ", R_CUP=5)
-    put_stock(runtime, "WH-GZ", R_TEA=5)
-    numbers = {"WH-GZ": approved_order(runtime, "广州", lines=[("R-TEA", 1)]),
-               "WH-HZ": approved_order(runtime, "杭州", lines=[("R-CUP", 1)])}
-    for number in numbers.values():
-        service.route_order(runtime.uow(), order_no=number, tables=load_tables(), actor=STAFF)
-    return numbers
+    return routed_in_gz_and_hz(runtime, tmp_path)
 
 
 @pytest.fixture

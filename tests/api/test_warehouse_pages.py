@@ -14,18 +14,14 @@ from sqlalchemy import func, select
 from orderhub.auth import service as auth
 from orderhub.core.actor import Actor
 from orderhub.core.clock import FixedClock
-from orderhub.fulfillment import scans, service
+from orderhub.fulfillment import scans
 from orderhub.fulfillment.model import ParcelPhoto, ScanKind, WarehouseScan
 from orderhub.fulfillment.scans import Scan
-from orderhub.fulfillment.tables import load_tables
 from orderhub.runtime import Runtime
 from tests.api.test_console_pages import HTMX, PASSWORD, login_token
 from tests.integration.fulfillment.routing_setup import (
-    STAFF,
-    approved_order,
     package_photo,
-    put_stock,
-    set_up_warehouses,
+    routed_in_gz_and_hz,
 )
 
 pytestmark = pytest.mark.usefixtures("merchant")
@@ -34,16 +30,7 @@ PAGE = "/console/warehouse"
 
 @pytest.fixture
 def orders(runtime: Runtime, tmp_path: Path) -> dict[str, str]:
-    """One routed order for Guangzhou (3pl) and one for Hangzhou; photos go to a temporary folder."""
-    runtime.settings.photo_dir = tmp_path
-    set_up_warehouses(runtime)
-    put_stock(runtime, "WH-HZ", R_CUP=5)
-    put_stock(runtime, "WH-GZ", R_TEA=5)
-    numbers = {"WH-GZ": approved_order(runtime, "广州", lines=[("R-TEA", 1)]),
-               "WH-HZ": approved_order(runtime, "杭州", lines=[("R-CUP", 1)])}
-    for number in numbers.values():
-        service.route_order(runtime.uow(), order_no=number, tables=load_tables(), actor=STAFF)
-    return numbers
+    return routed_in_gz_and_hz(runtime, tmp_path)
 
 
 def sign_in(client: TestClient, runtime: Runtime, username: str, role: str, warehouse: str | None = None) -> str:

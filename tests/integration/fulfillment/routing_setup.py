@@ -16,8 +16,9 @@ from orderhub.auth.permissions import Permission
 from orderhub.catalog import service as catalog
 from orderhub.core.actor import Actor
 from orderhub.core.outbox import OutboxEvent
-from orderhub.fulfillment import portal
+from orderhub.fulfillment import portal, service
 from orderhub.fulfillment.photos import DiskPhotoStore
+from orderhub.fulfillment.tables import load_tables
 from orderhub.inventory import service as inventory
 from orderhub.inventory.model import WarehouseKind
 from orderhub.orders import service as orders
@@ -79,6 +80,19 @@ def hold_stock(runtime: Runtime, order_id: int, order_no: str, lines: Sequence[t
     with runtime.uow() as uow:
         inventory.hold(uow.session, [inventory.Demand(order_id, order_no, list(lines))], at=uow.now(), actor=STAFF)
         uow.commit()
+
+
+def routed_in_gz_and_hz(runtime: Runtime, photo_dir: Path) -> dict[str, str]:
+    """One routed order for Guangzhou (3pl) and one for Hangzhou, by warehouse; photos go to `photo_dir`."""
+    runtime.settings.photo_dir = photo_dir
+    set_up_warehouses(runtime)
+    put_stock(runtime, "WH-HZ", R_CUP=5)
+    put_stock(runtime, "WH-GZ", R_TEA=5)
+    numbers = {"WH-GZ": approved_order(runtime, "广州", lines=[("R-TEA", 1)]),
+               "WH-HZ": approved_order(runtime, "杭州", lines=[("R-CUP", 1)])}
+    for number in numbers.values():
+        service.route_order(runtime.uow(), order_no=number, tables=load_tables(), actor=STAFF)
+    return numbers
 
 
 def free_stock(runtime: Runtime, *skus: str) -> dict[str, dict[str, int]]:
