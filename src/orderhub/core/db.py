@@ -30,6 +30,7 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -39,6 +40,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 from orderhub.core.clock import Clock, system_clock
@@ -216,22 +218,35 @@ def update_rows(session: Session, changes: Sequence[tuple[Base, dict[str, Any]]]
     """Write column changes of loaded, row-locked objects of one table: one executemany per set of columns.
 
     The unit of work is bypassed (its per-object flush costs more than the UPDATE in a batch of
-    thousands); the objects then hold the new values as if loaded again. The caller locked the rows
-    (`FOR UPDATE`), so values computed from them are still true.
+    thousands) but not its rules: a versioned row (`version_id_col`) changes only if its version is
+    still the one loaded, and the version goes up by one (else StaleDataError, as a flush raises);
+    the objects then hold the new values as if loaded again. The caller locked the rows (`FOR
+    UPDATE`), so values computed from them are still true.
     """
     if not changes:
         return
     table = type(changes[0][0]).__table__
     keys = [column.name for column in table.primary_key]
+    versioned = inspect(type(changes[0][0])).version_id_col
+    version = versioned.name if versioned is not None else None
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row, values in changes:
-        by_columns.setdefault(tuple(sorted(values)), []).append(
-            {f"row_{key}": getattr(row, key) for key in keys} | values)
+        loaded = {f"row_{key}": getattr(row, key) for key in [*keys, *([version] if version else [])]}
+        by_columns.setdefault(tuple(sorted(values)), []).append(loaded | values)
     for params in by_columns.values():
-        session.execute(update(table).where(*(table.c[key] == bindparam(f"row_{key}") for key in keys)), params)
+        statement = update(table).where(*(table.c[key] == bindparam(f"row_{key}") for key in keys))
+        if version is None:
+            session.execute(statement, params)
+            continue
+        statement = (statement.where(table.c[version] == bindparam(f"row_{version}"))
+                     .values({version: table.c[version] + 1}))
+        if session.execute(statement, params).rowcount != len(params):
+            raise StaleDataError(f"a {table.name} row changed while it was locked for a bulk update")
     for row, values in changes:
         for name, value in values.items():
             set_committed_value(row, name, value)
+        if version is not None:
+            set_committed_value(row, version, getattr(row, version) + 1)
 
 
 def one_of(session: Session, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:

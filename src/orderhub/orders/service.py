@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from orderhub.auth.permissions import Permission
@@ -18,7 +17,7 @@ from orderhub.channels import service as channels
 from orderhub.channels.errors import ShopNotFound
 from orderhub.channels.model import Shop
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, add_rows
+from orderhub.core.db import UnitOfWork, add_rows, update_rows
 from orderhub.core.errors import StaleVersion
 from orderhub.core.ids import new_order_no
 from orderhub.core.money import fen_to_yuan
@@ -307,33 +306,19 @@ def apply_transitions(
 ) -> None:
     """`apply_transition` for many orders at once, in a few bulk statements (routing's batch).
 
-    The caller holds the orders' rows locked (`FOR UPDATE`). The statements bypass the ORM's unit of
-    work but keep its rules: each order moves only if its version is still the one loaded, the version
-    goes up by one, and the objects in hand are updated in place as if loaded again.
+    The caller holds the orders' rows locked (`FOR UPDATE`); `core.db.update_rows` keeps the version rule.
     """
-    table = Order.__table__
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    timeline, outbox, moved = [], [], []
-    for order, target, reason in moves:
-        changes, event = order.planned_transition(target, reason=reason, by=actor, at=at)
-        by_columns.setdefault(tuple(sorted(changes)), []).append(
-            {"moved_id": order.id, "loaded_version": order.version, **changes})
-        timeline.append(timeline_row(order.id, event))
-        outbox.append(outbox_row("order.status_changed", order.order_no, at, _change_payload(order, event)))
-        moved.append((order, changes, event.from_status))
-    for params in by_columns.values():
-        statement = (update(table).where(table.c.id == bindparam("moved_id"),
-                                         table.c.version == bindparam("loaded_version"))
-                     .values(version=table.c.version + 1))
-        if session.execute(statement, params).rowcount != len(params):
-            raise StaleDataError("an order changed while its row was locked for a bulk transition")
-    add_rows(session, OrderEvent.__table__, timeline)
-    add_rows(session, OutboxEvent.__table__, outbox)
-    for order, changes, previous in moved:
-        for name, value in changes.items():
-            set_committed_value(order, name, value)
-        set_committed_value(order, "version", order.version + 1)
-        stock.follow(session, order, previous, at=at, actor=actor)
+    planned = [(order, *order.planned_transition(target, reason=reason, by=actor, at=at))
+               for order, target, reason in moves]
+    update_rows(session, [(order, changes) for order, changes, _ in planned])
+    add_rows(session, OrderEvent.__table__, [timeline_row(order.id, event) for order, _, event in planned])
+    add_rows(session, OutboxEvent.__table__, [
+        outbox_row("order.status_changed", order.order_no, at, _change_payload(order, event))
+        for order, _, event in planned
+    ])
+    for order, _, event in planned:
+        assert event.from_status is not None  # a transition always comes from a status
+        stock.follow(session, order, event.from_status, at=at, actor=actor)
 
 
 def note_on_timeline(order: Order, *, kind: str, reason: str, actor: Actor, at: datetime) -> None:
