@@ -149,7 +149,9 @@ def preview(session: Session, *, order_no: str, tables: RoutingTables, now: date
     """The decision routing would make for the order now, changing nothing (the dry run)."""
     order = orders.get_order(session, order_no)
     context = _Context(session, tables, Actor("dry-run", "cli"), now)
-    return _Batch(session, context, [order]).decide(order)
+    batch = _Batch(session, context, [order])
+    batch.read_stock(lock=False)
+    return batch.decide(order)
 
 
 class _Context:
@@ -191,11 +193,15 @@ class _Batch:
         self.demands = {order.id: self._demand(order) for order in batch}
         self.parts = {sku for demand in self.demands.values() for sku in demand} | line_skus
         self.weights = {code: sku.weight_g for code, sku in catalog.skus_by_code(session, self.parts).items()}
-        fresh = inventory.warehouse_stock(session, sku_codes=self.parts)
-        self.stock: dict[str, dict[str, int]] = {sku: dict(by_warehouse) for sku, by_warehouse in fresh.items()}
+        self.stock: dict[str, dict[str, int]] = {}  # read by `read_stock`, which `route` does under lock
         order_ids = [order.id for order in batch]
         self.attempts = repository.attempts_so_far(session, order_ids)
         self.planned = repository.with_planned_shipments(session, order_ids)
+
+    def read_stock(self, *, lock: bool) -> None:
+        """Free units per SKU per warehouse, which `decide` takes from as each order is planned."""
+        fresh = inventory.warehouse_stock(self.session, sku_codes=self.parts, lock=lock)
+        self.stock = {sku: dict(by_warehouse) for sku, by_warehouse in fresh.items()}
 
     def _demand(self, order: Order) -> dict[str, int]:
         """What leaves the warehouses: bundles expanded into their components."""
@@ -222,8 +228,7 @@ class _Batch:
                 repository.cancel_planned(self.session, order.id, self.now)
                 inventory.release_assignment(self.session, order_id=order.id, at=self.now, actor=self.actor)
         # Locked until commit: what each order decides on stays true until its assignment is written.
-        fresh = inventory.warehouse_stock(self.session, sku_codes=self.parts, lock=True)
-        self.stock = {sku: dict(by_warehouse) for sku, by_warehouse in fresh.items()}
+        self.read_stock(lock=True)
         decisions, plans = [], []
         for order in self.orders:
             decision = self.decide(order)

@@ -239,3 +239,15 @@ def test_an_order_whose_province_cannot_be_read_goes_on_hold_instead_of_waiting(
     assert found.order.status == OrderStatus.ON_HOLD and "火星" in (found.order.hold_reason or "")
     assert found.latest is not None and (found.latest.reason, found.latest.retry_at) == ("province_unknown", None)
     assert free_stock(runtime, "R-CUP")["R-CUP"] == {"WH-HZ": 5}
+
+
+def test_the_dry_run_decides_as_routing_would_and_changes_nothing(runtime: Runtime, clock: FixedClock) -> None:
+    put_stock(runtime, "WH-HZ", R_CUP=5)
+    put_stock(runtime, "WH-GZ", R_CUP=5)
+    order_no = approved_order(runtime, "杭州", lines=[("R-CUP", 2)])
+    with runtime.reading() as session:
+        decision = service.preview(session, order_no=order_no, tables=TABLES, now=clock.now())
+    assert decision.routed and [parcel.warehouse for parcel in decision.parcels] == ["WH-HZ"]
+    assert routing(runtime, order_no).order.status == OrderStatus.APPROVED and not routing(runtime, order_no).decisions
+    assert free_stock(runtime, "R-CUP")["R-CUP"] == {"WH-HZ": 5, "WH-GZ": 5}
+    assert route(runtime, order_no).parcels[0]["warehouse"] == "WH-HZ"  # what routing then does
