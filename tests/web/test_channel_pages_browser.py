@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from orderhub.auth import service as auth
 from orderhub.channels import service as channels
@@ -22,10 +21,10 @@ from orderhub.core.clock import FixedClock
 from orderhub.runtime import Runtime
 from tests.integration.channels.test_ingest import pdd_order, trade
 from tests.unit.channels.test_mapping import douyin
+from tests.web.screenshots import shoot
 
 pytestmark = pytest.mark.usefixtures("merchant")
 
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 PASSWORD = "correct-horse-9"
 
 
@@ -66,12 +65,6 @@ def seed(runtime: Runtime, clock: FixedClock) -> None:
         uow.session.add(PullCursor(shop_id=dy.id, modified_until=now - timedelta(minutes=9),
                                    last_error="HTTP 502 Bad Gateway from the Douyin open platform"))
         uow.commit()
-
-
-def shoot(page: Page, name: str, enabled: bool) -> None:
-    if enabled:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def test_an_operator_corrects_a_dead_letter_and_replays_it_into_an_order(

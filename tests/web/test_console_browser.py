@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
@@ -20,10 +19,10 @@ from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
 from orderhub.orders.schemas import OrderCreate
 from orderhub.orders.status import OrderStatus
 from orderhub.runtime import Runtime
+from tests.web.screenshots import shoot
 
 pytestmark = pytest.mark.usefixtures("merchant")
 
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 PASSWORD = "correct-horse-9"
 SEED_ACTOR = Actor("陈静", "console", frozenset({"orders.approve_large"}))
 
@@ -57,12 +56,6 @@ def seed_orders(runtime: Runtime) -> None:
         platform_modified_at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC),
     )
     intake.accept_channel_order(runtime.uow(), draft=held, actor=Actor("douyin", "channel"), policy=runtime.policy)
-
-
-def shoot(page: Page, name: str, enabled: bool) -> None:
-    if enabled:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def field_error(page: Page, slot: str) -> Locator:

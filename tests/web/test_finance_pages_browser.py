@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from orderhub.auth import service as auth
 from orderhub.finance import service
@@ -24,8 +23,8 @@ from tests.integration.finance.conftest import (  # noqa: F401 - fixtures shared
     shops,
     wechat,
 )
+from tests.web.screenshots import shoot
 
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 PASSWORD = "correct-horse-9"
 
 
@@ -41,12 +40,6 @@ def seed(runtime: Runtime, make_order: OrderMaker, import_bytes: Importer) -> No
         *[pay(order, txn=f"42001{n}") for n, order in enumerate(fine)],
     ))
     service.reconcile(runtime, scope=Scope.days(date(2026, 11, 19)), actor=service.SYSTEM_ACTOR)
-
-
-def shoot(page: Page, name: str, enabled: bool) -> None:
-    if enabled:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def test_a_finance_clerk_resolves_two_discrepancies_from_the_pool(

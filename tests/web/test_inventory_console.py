@@ -6,9 +6,7 @@ Screenshots are written to docs/screenshots/ from the SQLite run only.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from orderhub.auth import service as auth
 from orderhub.inventory import service as inventory
@@ -16,8 +14,8 @@ from orderhub.orders.status import OrderStatus as S
 from orderhub.runtime import Runtime
 from tests.integration.inventory.conftest import CLERK, stock_up, warehouses  # noqa: F401 - the fixture
 from tests.integration.inventory.test_reservations import move, order
+from tests.web.screenshots import shoot
 
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 PASSWORD = "correct-horse-9"
 
 
@@ -31,12 +29,6 @@ def seed(runtime: Runtime) -> None:
         order(runtime, qty=qty)
     move(runtime, order(runtime, qty=2, sku="SKU-002"), S.APPROVED)
     order(runtime, qty=1, sku="SKU-003")
-
-
-def shoot(page: Page, name: str, enabled: bool) -> None:
-    if enabled:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def test_a_clerk_adjusts_stock_with_a_reason_and_sees_it_in_the_ledger(

@@ -30,10 +30,10 @@ from tests.integration.fulfillment.routing_setup import (
     put_stock,
     set_up_warehouses,
 )
+from tests.web.screenshots import shoot
 
 pytestmark = pytest.mark.usefixtures("merchant")
 
-SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 PASSWORD = "correct-horse-9"
 PDA = Actor("pda-gz-07", "scanner")
 
@@ -66,12 +66,6 @@ def seed(runtime: Runtime) -> dict[str, str]:
     orders.transition_order(runtime.uow(), order_no=held, target=OrderStatus.PICKING, reason="地址已核对",
                             actor=STAFF, policy=runtime.policy)
     return numbers
-
-
-def shoot(page: Page, name: str, enabled: bool) -> None:
-    if enabled:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 def scan(page: Page, text: str) -> None:
