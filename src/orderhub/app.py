@@ -19,6 +19,8 @@ from orderhub.fulfillment.api import portal as portal_router
 from orderhub.fulfillment.api import router as fulfillment_router
 from orderhub.inventory.api import router as inventory_router
 from orderhub.logistics.api import router as logistics_router
+from orderhub.lookup.api import router as lookup_router
+from orderhub.lookup.pages import router as lookup_pages
 from orderhub.orders.api import router as orders_router
 from orderhub.runtime import Runtime
 from orderhub.web.pages import install_console
@@ -49,6 +51,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(finance_router)
     app.include_router(logistics_router)
     app.include_router(aftersales_router)
+    app.include_router(lookup_router)
+    app.include_router(lookup_pages)
     install_console(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

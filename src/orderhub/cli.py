@@ -108,7 +108,7 @@ def demo(
     from orderhub.app import create_app
     from orderhub.core.logging import configure_logging
     from orderhub.core.migrate import upgrade
-    from orderhub.demo import reset_admin, seed_demo, start_live_channels
+    from orderhub.demo import lookup_example, reset_admin, seed_demo, start_live_channels
 
     settings = get_settings()
     configure_logging(level="WARNING", json=settings.log_json)
@@ -122,6 +122,9 @@ def demo(
         console.print(f"created the demo merchant with {created} orders in {settings.database_url}")
     console.print(f"console: [bold]http://{host}:{port}/console[/bold]   API docs: http://{host}:{port}/docs")
     console.print(f"admin login: [bold]admin[/bold] / [bold]{password}[/bold]")
+    example = lookup_example(runtime)
+    console.print(f"customers' order lookup: [bold]http://{host}:{port}/lookup[/bold]"
+                  + (f" (try {example[0]} with phone {example[1]})" if example else ""))
     live = start_live_channels(runtime, push_to=f"http://{host}:{port}")
     console.print(f"platform simulators at {live.simulator.base_url}: new orders are pushed and pulled as you watch")
     try:

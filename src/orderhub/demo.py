@@ -29,6 +29,7 @@ from orderhub.inventory.model import WarehouseKind
 from orderhub.orders import intake
 from orderhub.orders import service as orders
 from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
+from orderhub.orders.repository import OrderFilters
 from orderhub.orders.status import OrderStatus
 from orderhub.runtime import Runtime
 from orderhub.simulators.live import LiveFeed
@@ -315,6 +316,17 @@ def reset_admin(runtime: Runtime, *, password: str) -> None:
         auth.set_password(runtime.uow(), username="admin", password=password)
     else:
         auth.create_user(runtime.uow(), username="admin", password=password, role=Role.ADMIN.value)
+
+
+def lookup_example(runtime: Runtime) -> tuple[str, str] | None:
+    """A shipped order's number and its receiver's last four digits, to try the customers' lookup with."""
+    with runtime.reading() as session:
+        page = orders.list_orders(session, OrderFilters(status=OrderStatus.SHIPPED), limit=20)
+    for order in page.items:
+        tail = order.receiver_phone.split("-")[0][-4:]
+        if order.receiver_phone_kind in ("mobile", "masked") and tail.isdigit():
+            return order.order_no, tail
+    return None
 
 
 # Channels whose shops the demo connects to the platform simulators (the phone desk has no platform).

@@ -13,6 +13,7 @@ from orderhub.core.clock import Clock, system_clock
 from orderhub.core.db import UnitOfWork, make_engine, make_session_factory, read_session
 from orderhub.core.secrets import SecretBox
 from orderhub.core.settings import Settings
+from orderhub.lookup.guard import LookupGuard
 from orderhub.orders.service import OrderPolicy
 from orderhub.orders.validation import load_rules
 
@@ -25,6 +26,7 @@ class Runtime:
     clock: Clock
     policy: OrderPolicy
     secrets: SecretBox
+    lookup_guard: LookupGuard
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, self.clock)
@@ -48,4 +50,7 @@ def build_runtime(settings: Settings, *, clock: Clock = system_clock, engine: En
         clock=clock,
         policy=policy,
         secrets=SecretBox(settings.secret_key, settings.secret_key_file),
+        lookup_guard=LookupGuard(storage_uri=settings.lookup_limits_storage,
+                                 client_limits=settings.lookup_client_limits,
+                                 failure_limits=settings.lookup_failure_limits),
     )

@@ -18,6 +18,11 @@ class OrderHubError(Exception):
     def to_dict(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the error's answer carries (a throttled caller's Retry-After)."""
+        return {}
+
 
 class NotFound(OrderHubError):
     code, status = "not_found", 404

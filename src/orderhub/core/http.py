@@ -118,7 +118,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain_error(request: Request, exc: OrderHubError) -> Response:
         if for_person(request):
             return console_error(request, exc)
-        return JSONResponse(exc.to_dict(), status_code=exc.status)
+        return JSONResponse(exc.to_dict(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     photo_required: bool = True
     # Whether a package photo must show its order number: a barcode or QR code in it carrying the number.
     photo_order_code: bool = True
+    # The public lookup's abuse protection, in `limits` notation with ";" between limits: lookups per
+    # client address, and wrong phones per order number before the number is locked for every client.
+    lookup_client_limits: str = "20/minute;200/hour"
+    lookup_failure_limits: str = "5/15minutes;20/day"
+    # Where those counts live: memory:// counts per process; redis://host:6379/0 shares them between
+    # every serve process (set it when running more than one).
+    lookup_limits_storage: str = "memory://"
     log_json: bool = True
     log_level: str = "INFO"
 
@@ -92,6 +99,21 @@ class Settings(BaseSettings):
             Fernet(value.encode())
         except ValueError as exc:
             raise ValueError("ORDERHUB_SECRET_KEY must be a Fernet key (Fernet.generate_key())") from exc
+        return value
+
+    @field_validator("lookup_client_limits", "lookup_failure_limits")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        from limits import parse_many
+
+        parse_many(value)  # ValueError names the part it cannot read
+        return value
+
+    @field_validator("lookup_limits_storage")
+    @classmethod
+    def _limits_storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", "redis+sentinel://", "redis+cluster://")):
+            raise ValueError("ORDERHUB_LOOKUP_LIMITS_STORAGE must be memory:// or redis://…")
         return value
 
     @property

@@ -36,6 +36,15 @@ def get(session: Session, order_no: str, *, with_lines: bool = True) -> Order:
     return order
 
 
+def by_reference(session: Session, reference: str, *, limit: int) -> list[Order]:
+    """Orders whose own number or platform number is `reference`, with their lines, oldest first."""
+    ids = union(select(Order.id).where(Order.order_no == reference),
+                select(Order.id).where(Order.channel_order_id == reference)).subquery()
+    query = (select(Order).where(Order.id.in_(select(ids.c.id))).options(selectinload(Order.lines))
+             .order_by(Order.id).limit(limit))
+    return list(session.scalars(query))
+
+
 def order_no_taken(session: Session, order_no: str) -> bool:
     return session.scalar(select(Order.id).where(Order.order_no == order_no)) is not None
 

@@ -340,6 +340,11 @@ def status_counts(session: Session, filters: OrderFilters) -> dict[str, int]:
     return repository.status_counts(session, filters)
 
 
+def orders_by_reference(session: Session, reference: str, *, limit: int = 20) -> list[Order]:
+    """The orders a customer may mean by a number: ours (order_no) or the platform's (channel_order_id)."""
+    return repository.by_reference(session, reference, limit=limit)
+
+
 def order_timeline(session: Session, order_no: str) -> list[OrderEvent]:
     order = repository.get(session, order_no, with_lines=False)
     return repository.timeline(session, order.id)
