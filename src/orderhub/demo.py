@@ -26,12 +26,15 @@ from orderhub.core.db import UnitOfWork
 from orderhub.core.jobs import start_background
 from orderhub.inventory import service as inventory
 from orderhub.inventory.model import WarehouseKind
+from orderhub.logistics import service as logistics
+from orderhub.logistics.carriers import carrier_table
 from orderhub.orders import intake
 from orderhub.orders import service as orders
 from orderhub.orders.draft import DraftLine, OrderDraft, Receiver
 from orderhub.orders.repository import OrderFilters
 from orderhub.orders.status import OrderStatus
 from orderhub.runtime import Runtime
+from orderhub.simulators.kuaidi100 import Kuaidi100State, TrackEventIn, TrackIn
 from orderhub.simulators.live import LiveFeed
 from orderhub.simulators.platforms import RunningSimulator, SimulatorState, start_platform_simulator
 from orderhub.simulators.statements import seed_demo_statements
@@ -294,10 +297,11 @@ def _demo_order(
     if order.status == OrderStatus.ON_HOLD:
         return
     supervisor = Actor("supervisor", "console", frozenset({Permission.ORDERS_APPROVE_LARGE.value}))
+    done: dict[OrderStatus, datetime] = {}
     for step in PATHS.get(target, []):
         clock.advance(timedelta(minutes=rng.randint(10, 600)))
         if clock.now() > runtime.clock.now():
-            return
+            break
         orders.transition_order(
             UnitOfWork(runtime.session_factory, clock),
             order_no=order.order_no,
@@ -306,6 +310,48 @@ def _demo_order(
             actor=supervisor,
             policy=runtime.policy,
         )
+        done[step] = clock.now()
+    if OrderStatus.SHIPPED in done:
+        _parcel(runtime, rng, order.order_no, draft.receiver.city, done[OrderStatus.SHIPPED],
+                done.get(OrderStatus.DELIVERED))
+
+
+# The carriers demo parcels go by, with their numbers' shape: (code, prefix, digits).
+DEMO_CARRIERS = [("YTO", "YT", 13), ("ZTO", "78", 12), ("SF", "SF", 13), ("JD", "JDX", 12)]
+# kuaidi100's lastResult.state code for the newest scan's resultv2 status (shared/formats.md §6).
+TRACK_STATE_CODES = {"揽收": "1", "在途": "0", "派件": "5", "签收": "3"}
+
+
+def _parcel(runtime: Runtime, rng: random.Random, order_no: str, city: str, shipped_at: datetime,
+            delivered_at: datetime | None) -> None:
+    """A waybill keyed in for a shipped demo order, and the carrier's track so far taken in as kuaidi100
+    pushes it (each scan at most now), so the order page and the customers' lookup show a timeline."""
+    code, prefix, digits = rng.choice(DEMO_CARRIERS)
+    number = f"{prefix}{rng.randint(0, 10**digits - 1):0{digits}d}"
+    logistics.bind_waybill(UnitOfWork(runtime.session_factory, FixedClock(shipped_at)), order_no=order_no,
+                           carrier=code, waybill_no=number, actor=Actor("warehouse", "console"))
+    origin = rng.choice(WAREHOUSES)[4]
+    name = carrier_table().name_of(code)
+    # The scans spread over the journey: up to its signing, or two days for a parcel still under way.
+    journey = (delivered_at - shipped_at) if delivered_at else timedelta(hours=48)
+    scans = [(0.05, "揽收", origin, f"【{origin}】{name} 已揽收"), (0.25, "在途", origin, f"快件已发往【{city}】"),
+             (0.55, "在途", city, f"快件已到达【{city}转运中心】"),
+             (0.8, "派件", city, f"【{city}】快递员 {rng.choice(SURNAMES)}师傅 正在派件")]
+    if delivered_at:
+        scans.append((0.97, "签收", city, f"【{city}】已签收，签收人：本人"))
+    now = runtime.clock.now()
+    events = [TrackEventIn(ftime=(shipped_at + journey * share).astimezone(runtime.settings.zone)
+                           .strftime("%Y-%m-%d %H:%M:%S"), context=text, status=status, areaName=area)
+              for share, status, area, text in scans if shipped_at + journey * share <= now]
+    if not events:
+        return
+    com = carrier_table().carriers[code].kuaidi100
+    carrier = Kuaidi100State(key="", customer="", salt=runtime.settings.kuaidi100_salt or "")
+    carrier.set_track(TrackIn(com=com, number=number, state=TRACK_STATE_CODES[events[-1].status],
+                              events=events[::-1]))
+    push = carrier.push_form(com, number)
+    logistics.receive_kuaidi100_push(UnitOfWork(runtime.session_factory, FixedClock(now)), param=push["param"],
+                                     sign=push["sign"], salt=runtime.settings.kuaidi100_salt)
 
 
 def reset_admin(runtime: Runtime, *, password: str) -> None:
@@ -319,9 +365,9 @@ def reset_admin(runtime: Runtime, *, password: str) -> None:
 
 
 def lookup_example(runtime: Runtime) -> tuple[str, str] | None:
-    """A shipped order's number and its receiver's last four digits, to try the customers' lookup with."""
+    """A delivered order's number and its receiver's last four digits, to try the customers' lookup with."""
     with runtime.reading() as session:
-        page = orders.list_orders(session, OrderFilters(status=OrderStatus.SHIPPED), limit=20)
+        page = orders.list_orders(session, OrderFilters(status=OrderStatus.DELIVERED), limit=20)
     for order in page.items:
         tail = order.receiver_phone.split("-")[0][-4:]
         if order.receiver_phone_kind in ("mobile", "masked") and tail.isdigit():
