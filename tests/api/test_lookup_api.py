@@ -89,6 +89,13 @@ def test_the_page_answers_with_the_order_and_its_track(client: TestClient, runti
     assert "科技园南路" not in response.text and "13900005678" not in response.text
 
 
+def test_the_page_says_whether_a_parcel_without_tracking_has_left_yet(client: TestClient, runtime: Runtime) -> None:
+    paid = client.post("/lookup", data={"order": manual_order(runtime), "phone": "8000"})
+    assert "尚未发货" in paid.text
+    shipped = client.post("/lookup", data={"order": shipped_douyin_order(runtime, tracked=False), "phone": "5678"})
+    assert "已发货，但快递单号尚未同步到这里" in shipped.text and "尚未发货" not in shipped.text
+
+
 def test_the_page_explains_each_refusal_in_the_readers_language(client: TestClient, runtime: Runtime) -> None:
     order_no = manual_order(runtime)
     wrong = client.post("/lookup", data={"order": order_no, "phone": "1234"}, headers={"HX-Request": "true"})

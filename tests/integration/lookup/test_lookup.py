@@ -27,8 +27,9 @@ CHANNEL = Actor("douyin", "channel")
 WAYBILL = "YT7700000001"
 
 
-def shipped_douyin_order(runtime: Runtime, *, channel_order_id: str = "6930000000001") -> str:
-    """An order that arrived from Douyin already shipped, its carrier's track pushed up to delivery."""
+def shipped_douyin_order(runtime: Runtime, *, channel_order_id: str = "6930000000001", tracked: bool = True) -> str:
+    """An order that arrived from Douyin already shipped, its carrier's track pushed up to delivery (untracked:
+    the platform named no waybill)."""
     draft = OrderDraft(
         channel="douyin", shop="dy-flagship", channel_order_id=channel_order_id,
         receiver=Receiver(name="李小龙", phone="139****5678", province="广东省", city="深圳市", district="南山区",
@@ -36,9 +37,11 @@ def shipped_douyin_order(runtime: Runtime, *, channel_order_id: str = "693000000
         lines=[DraftLine(sku="SKU-001", qty=2, unit_price_fen=9900, title="保温杯 500ml", spec="白色")],
         paid_amount_fen=19800, paid_at=datetime(2026, 11, 19, 12, 0, tzinfo=UTC), status="shipped",
         channel_status="3", platform_modified_at=datetime(2026, 11, 20, 1, 0, tzinfo=UTC),
-        waybills=[DraftWaybill("圆通速递", WAYBILL)],
+        waybills=[DraftWaybill("圆通速递", WAYBILL)] if tracked else [],
     )
     order_no = intake.accept_channel_order(runtime.uow(), draft=draft, actor=CHANNEL, policy=runtime.policy).order_no
+    if not tracked:
+        return order_no
     param = snapshot(TRACK, number=WAYBILL)
     logistics.receive_kuaidi100_push(runtime.uow(), param=param, sign=signed(param)["sign"], salt=SALT)
     return order_no
