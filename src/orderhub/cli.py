@@ -91,6 +91,9 @@ def serve(
 
     settings = get_settings()
     configure_logging(level=settings.log_level, json=settings.log_json)
+    if workers > 1 and settings.lookup_limits_storage.startswith("memory://"):
+        console.print(f"[yellow]note[/yellow]: the lookup's limits count per process ({workers} here); set "
+                      "ORDERHUB_LOOKUP_LIMITS_STORAGE=redis://… to share them")
     uvicorn.run(
         "orderhub.server:create", factory=True, host=host, port=port, workers=workers, log_config=None, access_log=False
     )
