@@ -282,6 +282,7 @@ def test_the_detail_shows_amounts_receiver_and_a_timeline_and_offers_the_allowed
     offered = set(re.findall(r'name="to" value="([a-z_]+)"', page))
     assert offered == {"approved", "cancelled", "refunding", "on_hold"}
     assert "创建订单" in page and "电话订单" in page
+    assert f'href="/lookup?order={order.order_no}"' in page  # what the customer sees, to send as a link
 
 
 def test_a_move_over_htmx_redraws_the_detail_with_the_new_status_and_timeline(
