@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from orderhub.core.datafile import DataFileError, load_model
+from orderhub.logistics.carriers import carrier_table
 from orderhub.orders.draft import DraftLine, DraftWaybill, OrderDraft, Receiver
 from orderhub.orders.status import OrderStatus
 
@@ -195,11 +196,36 @@ class LineMap(BaseModel):
 class WaybillMap(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # Where the platform lists parcels (per line for Taobao, per package for Douyin); an entry
-    # without a number has not shipped. Entries repeating a carrier and number are one parcel.
-    path: str
+    # Where the platform lists parcels (per line for Taobao, per package for Douyin and Kuaishou,
+    # per fulfillment for Shopify); "" when they are fields of the order itself (JD, Pinduoduo). An
+    # entry without a number has not shipped; entries repeating a carrier and number are one parcel.
+    path: str = ""
     carrier: Spec
     waybill_no: Spec
+    shipped_at: Spec | None = None
+    # Platforms that name carriers by their own ids (JD's logisticsId, Pinduoduo's logistics_id): id →
+    # OrderHub's carrier code. An id not listed is kept as `<channel>:<id>`: recorded, not tracked.
+    carrier_ids: dict[str, str] | None = None
+    # One field holding several parcels (JD: numbers joined by ",", each carrier's group by "|", the
+    # carrier ids joined by "|" alike).
+    carrier_separator: str | None = None
+    number_separator: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_ids(cls, data: Any) -> Any:
+        # YAML reads `467: SF` with an integer key; platform ids are compared as text.
+        if isinstance(data, dict) and isinstance(data.get("carrier_ids"), dict):
+            data = {**data, "carrier_ids": {str(k): v for k, v in data["carrier_ids"].items()}}
+        return data
+
+    @model_validator(mode="after")
+    def _known_carriers(self) -> WaybillMap:
+        known = carrier_table().carriers
+        unknown = sorted(set((self.carrier_ids or {}).values()) - set(known))
+        if unknown:
+            raise ValueError(f"carrier_ids name carriers not in carriers.yaml: {unknown}; known: {sorted(known)}")
+        return self
 
 
 class PiiRules(BaseModel):
@@ -338,6 +364,11 @@ def _getter(parts: list[str]) -> Getter:
     return by_path
 
 
+def _itself(source: Any) -> Any:
+    """The getter of path "": the order object itself (JD's and Pinduoduo's shipping fields sit on it)."""
+    return source
+
+
 def _field_reader(spec: FieldSpec, channel: str, zone: ZoneInfo) -> FieldReader:
     """Read one field: the first of its paths that holds a value, converted (and looked up)."""
     # A path of one key is read in place: most fields are one, and a call costs more than the lookup.
@@ -401,11 +432,17 @@ class _CompiledMapping:
         self.line_fields = [(name, _field_reader(spec, channel, zone)) for name, spec in lines.fields.items()]
         self.line_qty = dict(self.line_fields)["qty"]
         self.encrypted = [_getter(path.split(".")) for path in mapping.pii.encrypted_when]
-        waybills = mapping.waybills
-        self.waybill_path = waybills.path if waybills else ""
-        self.waybill_items = _getter(waybills.path.split(".")) if waybills else None
-        self.carrier = _field_reader(waybills.carrier, channel, zone) if waybills else None
-        self.waybill_no = _field_reader(waybills.waybill_no, channel, zone) if waybills else None
+        self.waybill_map = waybills = mapping.waybills
+        self.waybill_items: Getter | None = None
+        self.carrier: FieldReader | None = None
+        self.waybill_no: FieldReader | None = None
+        self.shipped_at: FieldReader | None = None
+        if waybills:
+            self.waybill_items = _getter(waybills.path.split(".")) if waybills.path else _itself
+            self.carrier = _field_reader(waybills.carrier, channel, zone)
+            self.waybill_no = _field_reader(waybills.waybill_no, channel, zone)
+            if waybills.shipped_at:
+                self.shipped_at = _field_reader(waybills.shipped_at, channel, zone)
 
     def fail(self, path: str, raw: Any, reason: str) -> ChannelMappingError:
         return ChannelMappingError(self.channel, path, raw, reason)
@@ -450,23 +487,44 @@ class _CompiledMapping:
         return found, channel_status
 
     def waybills(self, payload: dict[str, Any]) -> list[DraftWaybill]:
-        if self.waybill_items is None or self.carrier is None or self.waybill_no is None:
+        spec = self.waybill_map
+        if spec is None or self.waybill_items is None or self.carrier is None or self.waybill_no is None:
             return []
         items = self.waybill_items(payload)
         items = [items] if isinstance(items, dict) else items if isinstance(items, list) else []
         # Waybills read off the order lines themselves (Taobao's orders.order[].invoice_no): each names its line.
-        per_line = self.waybill_path == self.lines_path
-        found: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        per_line = spec.path == self.lines_path
+        found: dict[tuple[str, str], tuple[list[tuple[int, int]], datetime | None]] = {}
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 continue
-            where = f"{self.waybill_path}.{index}."
-            number = self.waybill_no(item, where)
-            if number:
-                carried = found.setdefault((self.carrier(item, where) or "", number), [])
+            where = f"{spec.path}.{index}." if spec.path else ""
+            numbers = self.waybill_no(item, where)
+            if not numbers:
+                continue
+            shipped_at = self.shipped_at(item, where) if self.shipped_at else None
+            for carrier, number in self._parcels(str(self.carrier(item, where) or ""), str(numbers)):
+                carried, _ = found.setdefault((carrier, number), ([], shipped_at))
                 if per_line and isinstance(qty := self.line_qty(item, where), int) and qty > 0:
                     carried.append((index + 1, qty))
-        return [DraftWaybill(carrier, number, tuple(lines)) for (carrier, number), lines in found.items()]
+        return [DraftWaybill(carrier, number, tuple(lines), shipped_at)
+                for (carrier, number), (lines, shipped_at) in found.items()]
+
+    def _parcels(self, carriers: str, numbers: str) -> list[tuple[str, str]]:
+        """(carrier as OrderHub reads it, number) of each parcel one platform entry names."""
+        spec = self.waybill_map
+        assert spec is not None
+        groups = numbers.split(spec.carrier_separator) if spec.carrier_separator else [numbers]
+        named = carriers.split(spec.carrier_separator) if spec.carrier_separator else [carriers]
+        parcels = []
+        for index, group in enumerate(groups):
+            carrier = named[min(index, len(named) - 1)].strip()
+            if spec.carrier_ids is not None and carrier:
+                carrier = spec.carrier_ids.get(carrier, f"{self.channel}:{carrier}")
+            for number in group.split(spec.number_separator) if spec.number_separator else [group]:
+                if number.strip():
+                    parcels.append((carrier, number.strip()))
+        return parcels
 
     def lines(self, payload: dict[str, Any]) -> list[DraftLine]:
         items = self.line_items(payload)

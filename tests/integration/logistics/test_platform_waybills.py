@@ -1,4 +1,4 @@
-"""Orders pulled from Taobao and Douyin already shipped bring their waybills and parcels (over HTTP, simulators)."""
+"""Orders pulled from every platform already shipped bring their waybills and parcels (over HTTP, simulators)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from orderhub.orders.model import Order, OrderLine
 from orderhub.runtime import Runtime
 from orderhub.simulators.platforms import RunningSimulator, SimulatorState, start_platform_simulator
 
-CHANNELS = ["taobao", "douyin"]
+CHANNELS = ["taobao", "tmall", "jd", "pdd", "douyin", "kuaishou", "shopify", "miniprogram"]
 
 
 @pytest.fixture
@@ -74,3 +74,11 @@ def test_shipped_platform_orders_record_each_parcel_once(
     assert {(s.id, s.order_id, s.status, s.warehouse_code) for s in parcels} == {
         (shipment_id, order_id, "shipped", PLATFORM_WAREHOUSE) for shipment_id, order_id in bound.items()}
     assert {(s.order_id, line.sku, line.qty) for s in parcels for line in s.lines} == lines
+    # A parcel left when the platform says it did (JD and Kuaishou give no time per parcel: the arrival's).
+    with runtime.reading() as session:
+        left = dict(session.execute(select(Waybill.number, Shipment.updated_at)
+                                    .join(Shipment, Shipment.id == Waybill.shipment_id)).all())
+    said = {o.waybill_no: o.shipped_at.replace(microsecond=0) for channel in set(CHANNELS) - {"jd", "kuaishou"}
+            for o in state.shop(channel, f"{channel}-1").orders.values()
+            if o.waybill_no and o.order_id in orders and o.shipped_at}
+    assert said and {number: left[number] for number in said} == said

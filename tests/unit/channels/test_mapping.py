@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -16,6 +17,10 @@ from orderhub.channels.mapping import (
     load_json,
     load_mapping,
 )
+from orderhub.channels.platforms import jd as jd_client
+from orderhub.channels.platforms import kuaishou as kuaishou_client
+from orderhub.channels.platforms import pdd as pdd_client
+from orderhub.logistics.carriers import carrier_table
 
 TAOBAO_BODY = b"""{"tid": 4123456789012345678, "tid_str": "4123456789012345678", "status": "WAIT_SELLER_SEND_GOODS",
  "modified": "2026-11-20 10:05:00", "pay_time": "2026-11-20 10:00:00", "buyer_nick": "t**1",
@@ -249,3 +254,41 @@ def test_taobao_waybills_read_off_the_lines_name_the_lines_they_carry() -> None:
         ("中通快递", "ZT5550001", ((1, 2), (3, 3))),
         ("韵达快递", "YD5550002", ((2, 1),)),
     ]
+
+
+def jd_shipped(waybill: str, logistics_id: str) -> dict[str, Any]:
+    return {"orderId": "300000000002", "orderState": "WAIT_GOODS_RECEIVE_CONFIRM", "modified": "2026-11-20 10:05:00",
+            "orderPayment": "99.00", "freightPrice": "0.00", "waybill": waybill, "logisticsId": logistics_id,
+            "consigneeInfo": {"fullname": "赵六", "mobile": "13700137000", "province": "浙江", "city": "杭州市",
+                              "county": "西湖区", "fullAddress": "文三路90号"},
+            "itemInfoList": [{"outerSkuId": "SKU-003", "skuId": "100", "skuName": "餐具", "itemTotal": "1",
+                              "jdPrice": "99.00"}]}
+
+
+def test_jd_waybills_joined_in_one_field_are_each_a_parcel_of_their_carrier() -> None:
+    draft = load_mapping("jd").to_draft(jd_shipped("YT001,YT002|SF003", "463|467"), shop="jd1")
+    assert [(w.carrier, w.number) for w in draft.waybills] == [("YTO", "YT001"), ("YTO", "YT002"), ("SF", "SF003")]
+    unshipped = load_mapping("jd").to_draft(jd_shipped("", ""), shop="jd1")
+    assert unshipped.waybills == []
+
+
+def test_a_carrier_id_the_mapping_does_not_know_is_kept_as_the_platform_gave_it() -> None:
+    draft = load_mapping("jd").to_draft(jd_shipped("XX0001", "9999"), shop="jd1")
+    assert [(w.carrier, w.number) for w in draft.waybills] == [("jd:9999", "XX0001")]
+
+
+@pytest.mark.parametrize(("channel", "client"), [("jd", jd_client), ("pdd", pdd_client), ("kuaishou", kuaishou_client)])
+def test_carrier_ids_read_are_the_ones_the_write_back_sends(channel: str, client: ModuleType) -> None:
+    waybills = load_mapping(channel).waybills
+    assert waybills is not None and waybills.carrier_ids is not None
+    sent = {str(platform_id): carrier_table().resolve(kuaidi100) for kuaidi100, platform_id in
+            client.CARRIER_CODES.items()}
+    assert waybills.carrier_ids == sent
+
+
+def test_platform_ship_times_are_read_with_the_waybills() -> None:
+    payload = taobao() | {"status": "WAIT_BUYER_CONFIRM_GOODS"}
+    payload["orders"]["order"][0] |= {"invoice_no": "ZT5550001", "logistics_company": "中通快递",
+                                      "consign_time": "2026-11-20 18:30:00"}
+    (waybill,) = load_mapping("taobao").to_draft(payload, shop="tb1").waybills
+    assert waybill.shipped_at == datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
