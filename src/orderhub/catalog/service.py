@@ -152,6 +152,15 @@ def skus_by_code(session: Session, codes: Iterable[str]) -> dict[str, Sku]:
     return {sku.code: sku for sku in rows}
 
 
+def sku_weights(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    """The weight in grams of each active SKU among `codes` (unknown codes are absent), without loading SKUs."""
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    query = select(Sku.code, Sku.weight_g).where(one_of(session, Sku.code, wanted), Sku.active.is_(True))
+    return {code: weight for code, weight in session.execute(query)}
+
+
 def list_skus(session: Session) -> list[Sku]:
     return list(session.scalars(select(Sku).where(Sku.active.is_(True)).order_by(Sku.code)))
 

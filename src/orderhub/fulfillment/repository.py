@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, tuple_, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from orderhub.core.db import insert_ignoring_conflicts
@@ -41,8 +41,11 @@ def claim_approved(session: Session, *, now: datetime, limit: int) -> list[Order
     """
     waiting = exists().where(RoutingDecision.order_id == Order.id, RoutingDecision.retry_at > now)
     # Ordered exactly as ix_sales_order_status_created, which the planner can walk for any share of approved.
+    # BETWEEN, not `=`: with `=` the planner may walk ix_sales_order_created instead (the status being fixed,
+    # it is ordered the same), past every order ever routed, when its statistics predate the routing.
+    approved = OrderStatus.APPROVED.value
     ids = list(session.scalars(
-        select(Order.id).where(Order.status == OrderStatus.APPROVED.value, ~waiting)
+        select(Order.id).where(Order.status.between(approved, approved), ~waiting)
         .order_by(Order.status, Order.created_at, Order.id).limit(limit)
         .with_for_update(skip_locked=True, of=Order)
     ))
@@ -73,20 +76,21 @@ class AttemptsSoFar:
 
 
 def attempts_so_far(session: Session, order_ids: Collection[int]) -> dict[int, AttemptsSoFar]:
+    """Each order's attempts so far (orders never routed are absent).
+
+    Per order, as subqueries the planner answers from the (order, attempt) index whatever its statistics
+    say: a batch-wide `IN` over `routing_decision` it may scan whole, every batch, as the table grows.
+    """
     if not order_ids:
         return {}
-    rows = session.execute(
-        select(RoutingDecision.order_id, func.max(RoutingDecision.attempt),
-               func.max(RoutingDecision.attempt).filter(RoutingDecision.applied.is_(True)))
-        .where(RoutingDecision.order_id.in_(order_ids)).group_by(RoutingDecision.order_id)
-    ).all()
-    last_pairs = [(order_id, last) for order_id, last, _ in rows]
-    reasons = dict(session.execute(
-        select(RoutingDecision.order_id, RoutingDecision.reason)
-        .where(tuple_(RoutingDecision.order_id, RoutingDecision.attempt).in_(last_pairs))
-    ).all()) if last_pairs else {}
-    return {order_id: AttemptsSoFar(last or 0, applied or 0, reasons.get(order_id))
-            for order_id, last, applied in rows}
+    D = RoutingDecision
+    last = select(func.max(D.attempt)).where(D.order_id == Order.id).scalar_subquery()
+    last_applied = select(func.max(D.attempt)).where(D.order_id == Order.id, D.applied.is_(True)).scalar_subquery()
+    last_reason = (select(D.reason).where(D.order_id == Order.id).order_by(D.attempt.desc()).limit(1)
+                   .scalar_subquery())
+    rows = session.execute(select(Order.id, last, last_applied, last_reason).where(Order.id.in_(order_ids)))
+    return {order_id: AttemptsSoFar(attempt, applied or 0, reason)
+            for order_id, attempt, applied, reason in rows if attempt is not None}
 
 
 def decisions(session: Session, order_id: int) -> list[RoutingDecision]:
@@ -117,10 +121,13 @@ def parcel(session: Session, order_id: int, parcel_no: int) -> Shipment | None:
 
 
 def with_planned_shipments(session: Session, order_ids: Collection[int]) -> set[int]:
-    return set(session.scalars(
-        select(Shipment.order_id).where(Shipment.order_id.in_(order_ids),
-                                        Shipment.status == ShipmentStatus.PLANNED.value).distinct()
-    ))
+    """The orders among these with a planned shipment; a subquery per order, for the reason `attempts_so_far` says."""
+    if not order_ids:
+        return set()
+    planned = (select(Shipment.id).where(Shipment.order_id == Order.id, Shipment.status == ShipmentStatus.PLANNED.value)
+               .limit(1).scalar_subquery())
+    rows = session.execute(select(Order.id, planned).where(Order.id.in_(order_ids)))
+    return {order_id for order_id, shipment_id in rows if shipment_id is not None}
 
 
 def cancel_planned(session: Session, order_id: int, at: datetime) -> int:

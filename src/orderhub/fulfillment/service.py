@@ -192,7 +192,7 @@ class _Batch:
         self.components = catalog.components(session, line_skus)
         self.demands = {order.id: self._demand(order) for order in batch}
         self.parts = {sku for demand in self.demands.values() for sku in demand} | line_skus
-        self.weights = {code: sku.weight_g for code, sku in catalog.skus_by_code(session, self.parts).items()}
+        self.weights = catalog.sku_weights(session, self.parts)
         self.stock: dict[str, dict[str, int]] = {}  # read by `read_stock`, which `route` does under lock
         order_ids = [order.id for order in batch]
         self.attempts = repository.attempts_so_far(session, order_ids)

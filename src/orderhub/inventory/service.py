@@ -19,14 +19,14 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from orderhub.catalog import service as catalog
 from orderhub.catalog.errors import SkuNotFound, UnknownSku
 from orderhub.catalog.model import Sku
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, add_rows, insert_ignoring_conflicts, one_of, update_rows
+from orderhub.core.db import UnitOfWork, add_rows, insert_ignoring_conflicts, one_of
 from orderhub.core.outbox import add_event
 from orderhub.inventory.errors import (
     BundleHoldsNoStock,
@@ -530,39 +530,45 @@ def _reserve_locked(session: Session, demands: Sequence[Demand], live: dict[int,
 # table, read as `catalog.stock_units` reads it), the guarded UPDATE, the reservation row (active, or
 # short when the UPDATE found too little) and the ledger row in one statement and one round trip, so
 # the hot row is locked for that statement and the commit only. A bundle takes nothing here: its
-# components go the general way.
-_TAKE_ONE = text("""
+# components go the general way. Written for psycopg itself (see `_reserve_one_line`).
+_TAKE_ONE = """
     WITH unit AS (
-        SELECT id, is_bundle FROM sku WHERE code = :code AND active
+        SELECT id, is_bundle FROM sku WHERE code = %(code)s AND active
     ), taken AS (
-        UPDATE sku_stock SET reserved = reserved + :qty, change_count = change_count + 1, changed_at = :at
-        WHERE sku_id = (SELECT id FROM unit WHERE NOT is_bundle) AND on_hand - reserved >= :qty
+        UPDATE sku_stock SET reserved = reserved + %(qty)s, change_count = change_count + 1, changed_at = %(at)s
+        WHERE sku_id = (SELECT id FROM unit WHERE NOT is_bundle) AND on_hand - reserved >= %(qty)s
         RETURNING on_hand - reserved - safety - warehouse_safety AS free, low
     ), held AS (
         INSERT INTO stock_reservation (order_id, reference, sku_id, qty, state, expires_at, created_at, updated_at)
-        SELECT :order_id, :reference, unit.id, :qty,
+        SELECT %(order_id)s, %(reference)s, unit.id, %(qty)s,
                CASE WHEN EXISTS (SELECT FROM taken) THEN 'active' ELSE 'short' END,
-               CASE WHEN EXISTS (SELECT FROM taken) THEN CAST(:expires_at AS timestamptz) END, :at, :at
+               CASE WHEN EXISTS (SELECT FROM taken) THEN CAST(%(expires_at)s AS timestamptz) END, %(at)s, %(at)s
         FROM unit WHERE NOT unit.is_bundle
     ), entry AS (
         INSERT INTO stock_ledger (sku_id, kind, on_hand_delta, reserved_delta, in_transit_delta, reason, reference,
                                   actor, created_at)
-        SELECT unit.id, 'reserve', 0, :qty, 0, :reason, :reference, :actor, :at FROM unit, taken
+        SELECT unit.id, 'reserve', 0, %(qty)s, 0, %(reason)s, %(reference)s, %(actor)s, %(at)s FROM unit, taken
     )
     SELECT unit.id, unit.is_bundle, taken.free, taken.low,
            (SELECT on_hand - reserved FROM sku_stock WHERE sku_id = unit.id) AS had
     FROM unit LEFT JOIN taken ON true
-""")
+"""
 
 
 def _reserve_one_line(session: Session, demand: Demand, at: datetime, actor: Actor) -> list[Shortage] | None:
-    """The order's one line reserved in one statement; its shortage if too little; None for a bundle."""
+    """The order's one line reserved in one statement; its shortage if too little; None for a bundle.
+
+    The statement goes to psycopg directly, on the session's connection and in its transaction:
+    SQLAlchemy's execution of it (statement cache, parameter and result wrapping) costs several
+    times psycopg's own, and on a hot SKU that Python runs while the row is locked (from this
+    statement to the commit) and while the other clients wait for it.
+    """
     ((code, qty),) = demand.lines
-    # Through the session, which first flushes pending stock changes that this statement must not overtake.
-    found = session.execute(_TAKE_ONE, {
+    session.flush()  # pending stock changes go first: this statement must not overtake them
+    found = session.connection().connection.driver_connection.execute(_TAKE_ONE, {
         "code": code, "qty": qty, "at": at, "order_id": demand.order_id, "reference": demand.reference[:64],
         "expires_at": demand.expires_at, "reason": "订单预占", "actor": actor.name[:64],
-    }).first()
+    }).fetchone()
     if found is None:
         return []  # an unknown or inactive SKU holds nothing, as `_needs` has it
     sku_id, is_bundle, free, low, had = found
@@ -614,13 +620,20 @@ def ensure_reserved(session: Session, *, order_id: int, at: datetime, actor: Act
 def ensure_reserved_many(session: Session, *, order_ids: Collection[int], at: datetime, actor: Actor) -> set[int]:
     """The orders among these still short of stock after trying again, first come first served.
 
-    An order holding no reservation at all (its SKUs unknown when it came in) counts as short.
+    An order holding no reservation at all (its SKUs unknown when it came in) counts as short. The
+    orders' live rows are locked and read as plain rows; only orders with a SHORT row are loaded to
+    be served again (routing asks this of every batch, and nearly every order holds all it needs).
     """
-    live = _live_rows(session, order_ids)
-    holding_nothing = {order_id for order_id in order_ids if order_id not in live}
-    wanting = {order_id: rows for order_id, rows in live.items() if any(row.state == SHORT for row in rows)}
-    if not wanting:
+    R = Reservation
+    states = session.execute(
+        select(R.order_id, R.state).where(one_of(session, R.order_id, list(order_ids)), R.state.in_((ACTIVE, SHORT)))
+        .order_by(R.id).with_for_update()
+    ).all()
+    holding_nothing = set(order_ids) - {order_id for order_id, _ in states}
+    short_ids = {order_id for order_id, state in states if state == SHORT}
+    if not short_ids:
         return holding_nothing
+    wanting = _live_rows(session, short_ids)
     codes = _codes(session, {row.sku_id for rows in wanting.values() for row in rows})
     totals = _lock_skus(session, set(codes))
     free = {sku_id: row.on_hand - row.reserved for sku_id, row in totals.items()}
@@ -724,7 +737,7 @@ def warehouse_stock(session: Session, *, sku_codes: Iterable[str], lock: bool = 
     With `lock`, the rows stay locked until the caller's transaction ends, so assignments made from
     what was read here cannot find the units gone (routing a batch).
     """
-    ids = {sku.id: code for code, sku in catalog.skus_by_code(session, set(sku_codes)).items()}
+    ids = {sku_id: code for code, sku_id in _stock_ids(session, sku_codes).items()}
     if not ids:
         return {}
     query = (select(WarehouseStock.sku_id, Warehouse.code, WarehouseStock.on_hand - WarehouseStock.reserved)
@@ -736,6 +749,12 @@ def warehouse_stock(session: Session, *, sku_codes: Iterable[str], lock: bool = 
     for sku_id, warehouse, free in session.execute(query):
         found.setdefault(ids[sku_id], {})[warehouse] = free
     return found
+
+
+def _stock_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    """Ids of the active stock-holding SKUs among `codes`; bundles, unknown and inactive codes are absent."""
+    return {code: units[0].sku_id for code, units in catalog.stock_units(session, codes).items()
+            if len(units) == 1 and units[0].code == code}
 
 
 Allocation = tuple[str, str, int]  # (stock SKU code, warehouse code, qty)
@@ -753,51 +772,95 @@ def assign_reservations(session: Session, plans: Sequence[tuple[int, Sequence[Al
 
     Raises InsufficientStock when a warehouse no longer has the units free (another order took them
     since routing read the stock without `lock`), or when an order does not hold what it asks to assign.
+
+    Rows are read and written as plain rows, not ORM objects: a batch touches hundreds, and loading,
+    tracking and committing them as objects cost more than the statements. Pending ORM changes are
+    flushed first; every ORM reader of these tables loads with `populate_existing`, so none works on
+    values these statements changed.
     """
     wanted = {order_id: [(sku, site, qty) for sku, site, qty in allocations if qty > 0]
               for order_id, allocations in plans}
-    skus = {code: sku.id for code, sku in
-            catalog.skus_by_code(session, {sku for chosen in wanted.values() for sku, _, _ in chosen}).items()}
-    sites = {w.code: w.id for w in list_warehouses(session)}
+    codes = {sku for chosen in wanted.values() for sku, _, _ in chosen}
+    if not codes:
+        return
+    session.flush()
+    skus = _stock_ids(session, codes)
+    sites: dict[str, int] = {code: site_id for code, site_id in session.execute(select(Warehouse.code, Warehouse.id))}
     for sku, site, _ in (allocation for chosen in wanted.values() for allocation in chosen):
         if sku not in skus:
+            if catalog.stock_units(session, [sku]):
+                raise BundleHoldsNoStock(sku)
             raise UnknownSku(f"unknown SKU {sku} / 商品编码 {sku} 不存在")
         if site not in sites:
             raise UnknownWarehouse(site)
-    live = _live_rows(session, list(wanted))
-    held: dict[int, dict[int, list[Reservation]]] = {}
-    for order_id, rows in live.items():
-        for row in rows:
-            if row.state == ACTIVE and row.warehouse_id is None:
-                held.setdefault(order_id, {}).setdefault(row.sku_id, []).append(row)
+    held = _central_rows(session, [order_id for order_id, chosen in wanted.items() if chosen])
     lacking = [Shortage(sku, qty, have) for order_id, chosen in wanted.items()
                for sku, qty in _sum_by_sku(chosen).items()
-               if (have := sum(r.qty for r in held.get(order_id, {}).get(skus[sku], []))) < qty]
+               if (have := sum(row.qty for row in held.get(order_id, {}).get(skus[sku], []))) < qty]
     if lacking:
         raise InsufficientStock(lacking)
-    places = _lock_places(session, {(skus[sku], sites[site]) for chosen in wanted.values() for sku, site, _ in chosen},
-                          create=True)
+    free = _free_places(session, {(skus[sku], sites[site]) for chosen in wanted.values() for sku, site, _ in chosen})
     movement = _Movement(actor, at, "分仓占用")
     split = _Split(at)
-    reserved = {key: place.reserved for key, place in places.items()}
+    taken: dict[tuple[int, int], int] = {}
     short = []
     for order_id, chosen in wanted.items():
         for sku, site, qty in sorted(chosen):
             key = (skus[sku], sites[site])
-            free = places[key].on_hand - reserved[key]
-            if free < qty:
-                short.append(Shortage(sku, qty, max(0, free), site))
+            if free.get(key, 0) < qty:
+                short.append(Shortage(sku, qty, max(0, free.get(key, 0)), site))
                 continue
-            reserved[key] += qty
+            free[key] -= qty
+            taken[key] = taken.get(key, 0) + qty
             rows = held[order_id][skus[sku]]
             movement.add(MovementKind.ASSIGN, skus[sku], sites[site], reserved=qty, reference=rows[0].reference)
             split.give(rows, qty, sites[site])
     if short:
         raise InsufficientStock(short)
-    update_rows(session, [(place, {"reserved": reserved[key]}) for key, place in places.items()
-                          if reserved[key] != place.reserved])
+    W = WarehouseStock.__table__
+    session.execute(update(W).where(W.c.sku_id == bindparam("key_sku"), W.c.warehouse_id == bindparam("key_site"))
+                    .values(reserved=W.c.reserved + bindparam("taken")),
+                    [{"key_sku": sku, "key_site": site, "taken": qty} for (sku, site), qty in taken.items()])
     split.write(session)
     movement.write(session)
+
+
+@dataclass
+class _Held:
+    """A central ACTIVE reservation row as `assign_reservations` reads it; `qty` is what is left to give."""
+
+    id: int
+    order_id: int
+    reference: str
+    sku_id: int
+    qty: int
+    expires_at: datetime | None
+
+
+def _central_rows(session: Session, order_ids: Collection[int]) -> dict[int, dict[int, list[_Held]]]:
+    """The orders' ACTIVE reservation rows no warehouse holds yet, locked: order id → SKU id → rows, oldest first."""
+    if not order_ids:
+        return {}
+    R = Reservation
+    query = (select(R.id, R.order_id, R.reference, R.sku_id, R.qty, R.expires_at)
+             .where(one_of(session, R.order_id, list(order_ids)), R.state == ACTIVE, R.warehouse_id.is_(None))
+             .order_by(R.id).with_for_update())
+    found: dict[int, dict[int, list[_Held]]] = {}
+    for row in session.execute(query):
+        found.setdefault(row.order_id, {}).setdefault(row.sku_id, []).append(_Held(*row))
+    return found
+
+
+def _free_places(session: Session, pairs: Collection[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """Units free (on hand − reserved) at these (SKU id, warehouse id) places, their SKUs' rows locked in
+    (SKU id, warehouse id) order as `_lock_places` locks them; a place without a row has none."""
+    if not pairs:
+        return {}
+    W = WarehouseStock
+    query = (select(W.sku_id, W.warehouse_id, W.on_hand - W.reserved)
+             .where(one_of(session, W.sku_id, sorted({sku_id for sku_id, _ in pairs})))
+             .order_by(W.sku_id, W.warehouse_id).with_for_update())
+    return {(sku_id, site_id): free for sku_id, site_id, free in session.execute(query) if (sku_id, site_id) in pairs}
 
 
 def _sum_by_sku(allocations: Iterable[tuple[str, str, int]]) -> dict[str, int]:
@@ -812,29 +875,31 @@ class _Split:
 
     def __init__(self, at: datetime) -> None:
         self.at = at
-        self.changes: dict[int, tuple[Reservation, dict[str, Any]]] = {}
+        self.changes: dict[int, dict[str, Any]] = {}  # row id → its new qty and warehouse
         self.fresh: list[dict[str, Any]] = []
 
-    def give(self, rows: list[Reservation], qty: int, warehouse_id: int) -> None:
+    def give(self, rows: list[_Held], qty: int, warehouse_id: int) -> None:
         """`qty` of these rows (front first) to the warehouse; a row given whole leaves `rows`."""
         while qty:
             row = rows[0]
-            change = self.changes.setdefault(row.id, (row, {"updated_at": self.at}))[1]
-            holds = change.get("qty", row.qty)
-            if holds <= qty:
+            if row.qty <= qty:
                 rows.pop(0)
-                change["warehouse_id"] = warehouse_id
-                qty -= holds
+                self.changes[row.id] = {"row_id": row.id, "qty": row.qty, "warehouse_id": warehouse_id,
+                                        "updated_at": self.at}
+                qty -= row.qty
                 continue
-            change["qty"] = holds - qty
+            row.qty -= qty
+            self.changes[row.id] = {"row_id": row.id, "qty": row.qty, "warehouse_id": None, "updated_at": self.at}
             self.fresh.append({"order_id": row.order_id, "reference": row.reference, "sku_id": row.sku_id,
                                "warehouse_id": warehouse_id, "qty": qty, "state": ACTIVE,
                                "expires_at": row.expires_at, "created_at": self.at, "updated_at": self.at})
             qty = 0
 
     def write(self, session: Session) -> None:
-        update_rows(session, list(self.changes.values()))
-        add_rows(session, Reservation.__table__, self.fresh)
+        R = Reservation.__table__
+        if self.changes:
+            session.execute(update(R).where(R.c.id == bindparam("row_id")), list(self.changes.values()))
+        add_rows(session, R, self.fresh)
 
 
 def release_assignment(session: Session, *, order_id: int, at: datetime, actor: Actor) -> None:

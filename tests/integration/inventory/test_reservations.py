@@ -198,3 +198,58 @@ def test_reserving_one_line_answers_shortages_unknown_skus_and_bundles_as_many_l
     assert reservations(runtime, "T-9004") == [("active", 2, "pool")]
     assert stock(runtime, "SKU-001")["available"] == 0 and stock(runtime, "SKU-002")["reserved"] == 2
     assert verified(runtime) == []
+
+
+def test_one_line_reserved_after_a_release_in_the_same_transaction_gets_the_units_given_back(runtime: Runtime) -> None:
+    """On PostgreSQL one line reserves in a statement of its own: pending stock changes must reach it first."""
+    stock_up(runtime, "SKU-001", "HZ", 3)
+    first = order(runtime, qty=3)
+    with runtime.uow() as uow:
+        first_id = orders.get_order(uow.session, first).id
+        inventory.release_order(uow.session, order_id=first_id, at=uow.now(), actor=WORKER, reason="test")
+        outcome = inventory.reserve_new(uow.session, [inventory.Demand(9101, "T-9101", [("SKU-001", 3)])],
+                                        at=uow.now(), actor=WORKER)
+        uow.commit()
+    assert outcome == {9101: []}
+    assert reservations(runtime, "T-9101") == [("active", 3, "pool")]
+    assert stock(runtime, "SKU-001")["available"] == 0
+    assert verified(runtime) == []
+
+
+def test_a_batch_assignment_splits_rows_across_warehouses_and_refuses_what_holds_no_stock(runtime: Runtime) -> None:
+    stock_up(runtime, "SKU-001", "HZ", 4)
+    stock_up(runtime, "SKU-001", "GZ", 4)
+    first, second = order(runtime, qty=5), order(runtime, qty=2)
+    with runtime.uow() as uow:
+        ids = {number: orders.get_order(uow.session, number).id for number in (first, second)}
+        for wrong, code in [("GIFT-SET", "inventory.bundle_not_stocked"), ("NO-SUCH", "catalog.unknown_sku")]:
+            with pytest.raises(OrderHubError) as refused:
+                inventory.assign_reservations(uow.session, [(ids[first], [(wrong, "HZ", 1)])], at=uow.now(),
+                                              actor=WORKER)
+            assert refused.value.code == code
+        inventory.assign_reservations(uow.session, [
+            (ids[first], [("SKU-001", "HZ", 3), ("SKU-001", "GZ", 1)]),
+            (ids[second], [("SKU-001", "GZ", 2)]),
+        ], at=uow.now(), actor=WORKER)
+        uow.commit()
+    assert sorted(reservations(runtime, first)) == [("active", 1, "pool"), ("active", 1, "warehouse"),
+                                                    ("active", 3, "warehouse")]
+    assert reservations(runtime, second) == [("active", 2, "warehouse")]
+    places = {w["warehouse"]: (w["on_hand"], w["reserved"]) for w in stock(runtime, "SKU-001")["warehouses"]}
+    assert places == {"HZ": (4, 3), "GZ": (4, 3)}
+    assert verified(runtime) == []
+
+
+def test_ensuring_a_batch_is_reserved_serves_short_orders_first_come_first_served(runtime: Runtime) -> None:
+    stock_up(runtime, "SKU-003", "HZ", 1)
+    held, early, late = order(runtime, qty=1, sku="SKU-003"), order(runtime, qty=2, sku="SKU-003"), \
+        order(runtime, qty=2, sku="SKU-003")
+    assert [reservations(runtime, n)[0][0] for n in (held, early, late)] == ["active", "short", "short"]
+    stock_up(runtime, "SKU-003", "GZ", 3)
+    with runtime.uow() as uow:
+        ids = [orders.get_order(uow.session, number).id for number in (held, early, late)]
+        short = inventory.ensure_reserved_many(uow.session, order_ids=[*ids, 9999], at=uow.now(), actor=WORKER)
+        uow.commit()
+    assert short == {ids[2], 9999}  # the late order finds one unit of two; 9999 holds nothing at all
+    assert [reservations(runtime, n)[0][0] for n in (held, early, late)] == ["active", "active", "short"]
+    assert verified(runtime) == []
