@@ -100,7 +100,7 @@ def _raw_batches(runtime: Runtime, path: Path, channel: str, count: int) -> Iter
                 draft = mapping.to_draft(load_json(line), shop=shop.code)
                 draft.raw_json = line.strip()  # the payload stored as the file has it, as the import stores it
                 number += 1
-                order = order_row(shop, Intake(draft), runtime.policy, at) | {"order_no": f"RAW_{number:012d}"}
+                order = order_row(shop, Intake(draft), runtime.policy, at, order_no=f"RAW_{number:012d}")
                 order_lines = [
                     {"line_no": position, "sku": item.sku, "platform_sku": item.platform_sku, "title": item.title,
                      "spec": item.spec, "qty": item.qty, "unit_price_fen": item.unit_price_fen,

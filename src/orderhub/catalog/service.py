@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from orderhub.catalog.errors import DuplicateSku, InvalidBundle, SkuNotFound, UnknownSku
@@ -193,15 +193,24 @@ def resolve_platform_skus(
     """
     pairs = set(lines)
     platform_skus = {platform_sku for _, platform_sku in pairs if platform_sku}
-    mapped: dict[str, str] = {}
+    codes = {code for code, _ in pairs if code}
+    # Both look-ups in one statement, codes only: intake resolves every batch of orders (pushes of a few).
+    queries = []
     if platform_skus:
-        rows = session.execute(
-            select(PlatformSkuMapping.platform_sku, PlatformSkuMapping.sku_code).where(
-                PlatformSkuMapping.channel == channel, one_of(session, PlatformSkuMapping.platform_sku, platform_skus)
-            )
-        )
-        mapped = {platform_sku: sku_code for platform_sku, sku_code in rows}
-    known = set(skus_by_code(session, (code for code, _ in pairs if code)))
+        mapping = PlatformSkuMapping
+        queries.append(select(literal(True).label("mapped"), mapping.platform_sku, mapping.sku_code)
+                       .where(mapping.channel == channel, one_of(session, mapping.platform_sku, platform_skus)))
+    if codes:
+        queries.append(select(literal(False).label("mapped"), Sku.code, Sku.code.label("sku_code"))
+                       .where(one_of(session, Sku.code, codes), Sku.active.is_(True)))
+    mapped: dict[str, str] = {}
+    known: set[str] = set()
+    if queries:
+        for is_mapping, code, sku_code in session.execute(union_all(*queries) if len(queries) > 1 else queries[0]):
+            if is_mapping:
+                mapped[code] = sku_code
+            else:
+                known.add(code)
     resolved: dict[tuple[str, str], str] = {}
     for code, platform_sku in pairs:
         if platform_sku in mapped:

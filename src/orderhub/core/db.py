@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from types import TracebackType
 from typing import Any
 
@@ -212,6 +213,41 @@ def add_rows_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]
     ids = _draw_ids(session, table, len(rows))
     add_rows(session, table, [row | {"id": id_} for row, id_ in zip(rows, ids, strict=True)])
     return ids
+
+
+def insert_json_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
+                     returning: Sequence[str]) -> list[tuple[Any, ...]]:
+    """PostgreSQL: insert `rows` (same keys each) skipping any that hit a unique key; the `returning`
+    columns of the rows inserted.
+
+    For a few rows at a time (a batch of pushes). They travel as one JSON document unpacked by
+    `json_populate_recordset`: one statement of fixed text, which psycopg prepares once, written by
+    orjson in C. A multi-row `INSERT … VALUES` has psycopg parse its placeholders anew every time (too
+    long for its cache); COPY cannot skip conflicts. JSON columns' values go as their JSON text.
+    """
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    json_columns = [name for name in columns if isinstance(table.c[name].type.dialect_impl(_PG), JSON)]
+    if json_columns:
+        rows = [row | {name: _json_fragment(row[name]) for name in json_columns} for row in rows]
+    document = orjson.dumps(rows, default=_exact_decimal).decode()
+    statement = _json_insert_sql(table.name, columns, tuple(returning))
+    return [tuple(row) for row in session.connection().exec_driver_sql(statement, (document,))]
+
+
+def _json_fragment(value: Any) -> Any:
+    """A JSON column's value as its JSON text, embedded as it is (integers past 64 bits included)."""
+    return value if value is None or isinstance(value, orjson.Fragment) else orjson.Fragment(_dump_json(value))
+
+
+@cache
+def _json_insert_sql(table: str, columns: tuple[str, ...], returning: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{name}"' for name in columns)
+    returned = ", ".join(f'"{name}"' for name in returning)
+    # Names from the table's metadata, never from input.
+    return (f'INSERT INTO "{table}" ({names}) SELECT {names} FROM json_populate_recordset(NULL::"{table}", %s) '  # noqa: S608
+            f"ON CONFLICT DO NOTHING RETURNING {returned}")
 
 
 def update_rows(session: Session, changes: Sequence[tuple[Base, dict[str, Any]]]) -> None:

@@ -24,7 +24,7 @@ the platform reports for it is kept on the order by logistics, for a person to m
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,29 +77,28 @@ class _Held:
     routed_parcels: int = 0  # live shipments OrderHub planned itself
 
 
-def record_platform_shipments(session: Session, *, orders: Sequence[ShippedOrder], actor: Actor,
-                              at: datetime) -> dict[tuple[int, str, str], int]:
+def record_platform_shipments(session: Session, *, orders: Sequence[ShippedOrder], actor: Actor, at: datetime,
+                              created: Collection[int] = ()) -> dict[tuple[int, str, str], int]:
     """Record the parcels as shipped shipments; `{(order id, carrier code, waybill no): shipment id}` of those made.
 
     Orders OrderHub routed itself are left out. Idempotence is the caller's: it passes only parcels
-    whose waybill has no shipment yet.
+    whose waybill has no shipment yet. `created` are the ids of orders created in the caller's
+    transaction: they have no shipment or routing decision yet, so nothing is read for them (an import
+    brings thousands of orders that arrived shipped).
     """
     wanted = [order for order in orders if order.parcels]
     if not wanted:
         return {}
-    held = _held(session, [order.order_id for order in wanted])
+    held = _held(session, [order.order_id for order in wanted if order.order_id not in created])
     wanted = [order for order in wanted if not held.get(order.order_id, _Held()).routed_parcels]
     if not wanted:
         return {}
-    order_ids = [order.order_id for order in wanted]
-    attempts = dict(session.execute(
-        select(RoutingDecision.order_id, func.max(RoutingDecision.attempt))
-        .where(one_of(session, RoutingDecision.order_id, order_ids)).group_by(RoutingDecision.order_id)).all())
+    attempts = _attempts(session, [order.order_id for order in wanted if order.order_id not in created])
     earlier = _earlier_parcels(session, [order.order_id for order in wanted
                                          if held.get(order.order_id, _Held()).platform_parcels])
     skus = {sku for order in wanted for parcel in order.parcels for sku, _ in parcel.lines}
     skus |= {sku for order in wanted for sku, _ in order.unnamed}
-    weights = {code: sku.weight_g for code, sku in catalog.skus_by_code(session, skus).items()}
+    weights = catalog.sku_weights(session, skus)
 
     decisions: list[dict[str, Any]] = []
     plans: list[tuple[ShippedOrder, list[tuple[int, ShippedParcel]], list[dict[str, Any]]]] = []
@@ -146,6 +145,8 @@ def record_platform_shipments(session: Session, *, orders: Sequence[ShippedOrder
 
 def _held(session: Session, order_ids: list[int]) -> dict[int, _Held]:
     """What shipments each order has already: its last parcel number, platform parcels, live parcels of its own."""
+    if not order_ids:
+        return {}
     platform = Shipment.warehouse_code == PLATFORM_WAREHOUSE
     routed = (Shipment.warehouse_code != PLATFORM_WAREHOUSE) & (Shipment.status != ShipmentStatus.CANCELLED.value)
     rows = session.execute(
@@ -154,6 +155,15 @@ def _held(session: Session, order_ids: list[int]) -> dict[int, _Held]:
         .where(one_of(session, Shipment.order_id, order_ids)).group_by(Shipment.order_id))
     return {order_id: _Held(last, platform_count, routed_count)
             for order_id, last, platform_count, routed_count in rows}
+
+
+def _attempts(session: Session, order_ids: list[int]) -> dict[int, int]:
+    """Each order's last routing decision attempt number (orders never decided on are absent)."""
+    if not order_ids:
+        return {}
+    return dict(session.execute(
+        select(RoutingDecision.order_id, func.max(RoutingDecision.attempt))
+        .where(one_of(session, RoutingDecision.order_id, order_ids)).group_by(RoutingDecision.order_id)).all())
 
 
 def _earlier_parcels(session: Session, order_ids: list[int]) -> dict[int, list[dict[str, Any]]]:

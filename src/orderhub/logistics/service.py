@@ -157,7 +157,8 @@ def _bound(session: Session, waybill: Waybill, source: WaybillSource, actor: Act
 
 
 def record_shipped_orders(session: Session, *, drafts: Mapping[str, OrderDraft], actor: Actor, at: datetime,
-                          stale: Collection[str] = ()) -> None:
+                          stale: Collection[str] = (), order_ids: Mapping[str, int] | None = None,
+                          created: Collection[str] = ()) -> None:
     """Record the waybills of orders that arrived already shipped, and their parcels (in intake's transaction).
 
     `drafts` are the orders as this arrival brought them, by order number. A waybill shared by several
@@ -168,10 +169,16 @@ def record_shipped_orders(session: Session, *, drafts: Mapping[str, OrderDraft],
     other. `stale` names arrivals older than the version held: their lines may no longer be the
     order's, so their waybills are kept and their parcels wait for a current arrival. Every write is
     one bulk statement (a bulk import brings thousands).
+
+    `order_ids` are the orders' ids when the caller has them (else they are looked up), and `created`
+    the orders created in the caller's transaction: nothing of theirs can have been recorded before,
+    so nothing is looked up for them. Nothing is done, nor read, when no draft brings a waybill.
     """
+    drafts = {order_no: draft for order_no, draft in drafts.items() if draft.waybills}
     if not drafts:
         return
-    order_ids = orders.order_ids(session, list(drafts))
+    if order_ids is None:
+        order_ids = orders.order_ids(session, list(drafts))
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for order_no, draft in drafts.items():
         if order_no not in order_ids:
@@ -182,32 +189,80 @@ def record_shipped_orders(session: Session, *, drafts: Mapping[str, OrderDraft],
                 continue
             code = carrier_table().resolve(parcel.carrier) or ""
             rows.setdefault((code, number), {
-                "order_id": order_ids[order_no], "order_no": order_no, "shipment_id": None, "carrier_code": code,
+                "order_id": order_ids[order_no], "order_no": order_no, "carrier_code": code,
                 "carrier_name": parcel.carrier.strip()[:64], "number": number,
-                "source": WaybillSource.PLATFORM.value, "state": TrackingState.PENDING.value, "state_at": None,
-                "last_push_digest": "", "last_push_at": None, "next_poll_at": at + FIRST_POLL_AFTER if code else None,
-                "poll_failures": 0, "created_at": at, "updated_at": at,
             })
-    if rows:
-        session.execute(insert_ignoring_conflicts(session, Waybill.__table__), list(rows.values()))
+    landed = _insert_waybills(session, list(rows.values()), at)
     left = {order_no: draft for order_no, draft in drafts.items()
             if order_no in order_ids and order_no not in stale and draft.status in LEFT_BY_PLATFORM}
     if left:
-        _record_parcels(session, left, order_ids, actor=actor, at=at)
+        new = {order_ids[order_no] for order_no in left if order_no in created}
+        # A new order's unbound waybills are the ones just inserted; an order held before may have earlier ones.
+        unbound = {key: waybill_id for key, waybill_id in landed.items() if key[0] in new}
+        unbound |= _unbound_waybills(session, [order_ids[order_no] for order_no in left if order_no not in created])
+        _record_parcels(session, left, order_ids, unbound, new, actor=actor, at=at)
 
 
-def _record_parcels(session: Session, drafts: Mapping[str, OrderDraft], order_ids: Mapping[str, int], *,
-                    actor: Actor, at: datetime) -> None:
-    """A shipment for each of the orders' platform waybills not bound to one yet, and the waybill bound to it.
+# PostgreSQL: a batch's platform waybills in one statement of fixed text, arrays rather than a row of
+# parameters per waybill; the unique (carrier, number) leaves a waybill already held as it is.
+_INSERT_WAYBILLS = text(
+    "INSERT INTO waybill (order_id, order_no, shipment_id, carrier_code, carrier_name, number, source, state, "
+    "state_at, last_push_digest, last_push_at, next_poll_at, poll_failures, created_at, updated_at) "
+    "SELECT order_id, order_no, NULL, carrier_code, carrier_name, number, :source, :state, NULL, '', NULL, "
+    "CASE WHEN carrier_code <> '' THEN :next_poll_at END, 0, :at, :at "
+    "FROM unnest(CAST(:order_ids AS bigint[]), CAST(:order_nos AS varchar[]), CAST(:codes AS varchar[]), "
+    "CAST(:names AS varchar[]), CAST(:numbers AS varchar[])) "
+    "AS platform (order_id, order_no, carrier_code, carrier_name, number) "
+    "ON CONFLICT DO NOTHING RETURNING id, order_id, carrier_code, number"
+).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("next_poll_at", type_=UTCDateTime()))
+
+
+def _insert_waybills(session: Session, rows: list[dict[str, Any]], at: datetime) -> dict[tuple[int, str, str], int]:
+    """Insert platform waybills (order_id, order_no, carrier_code, carrier_name, number), skipping those held
+    already; `{(order id, carrier code, number): waybill id}` of those inserted. A waybill of a carrier we
+    cannot name (code "") is not polled."""
+    if not rows:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        landed = session.execute(_INSERT_WAYBILLS, {
+            "order_ids": [row["order_id"] for row in rows], "order_nos": [row["order_no"] for row in rows],
+            "codes": [row["carrier_code"] for row in rows], "names": [row["carrier_name"] for row in rows],
+            "numbers": [row["number"] for row in rows], "source": WaybillSource.PLATFORM.value,
+            "state": TrackingState.PENDING.value, "next_poll_at": at + FIRST_POLL_AFTER, "at": at,
+        })
+    else:
+        table = Waybill.__table__
+        statement = insert_ignoring_conflicts(session, table).returning(
+            table.c.id, table.c.order_id, table.c.carrier_code, table.c.number)
+        landed = session.execute(statement, [row | {
+            "shipment_id": None, "source": WaybillSource.PLATFORM.value, "state": TrackingState.PENDING.value,
+            "state_at": None, "last_push_digest": "", "last_push_at": None,
+            "next_poll_at": at + FIRST_POLL_AFTER if row["carrier_code"] else None, "poll_failures": 0,
+            "created_at": at, "updated_at": at,
+        } for row in rows])
+    return {(order_id, code, number): waybill_id for waybill_id, order_id, code, number in landed}
+
+
+def _unbound_waybills(session: Session, order_ids: list[int]) -> dict[tuple[int, str, str], int]:
+    """The orders' platform waybills not bound to a parcel yet, by (order id, carrier code, number)."""
+    if not order_ids:
+        return {}
+    return {(order_id, code, number): waybill_id for waybill_id, order_id, code, number in session.execute(
+        select(Waybill.id, Waybill.order_id, Waybill.carrier_code, Waybill.number)
+        .where(one_of(session, Waybill.order_id, order_ids),
+               Waybill.source == WaybillSource.PLATFORM.value, Waybill.shipment_id.is_(None)))}
+
+
+def _record_parcels(session: Session, drafts: Mapping[str, OrderDraft], order_ids: Mapping[str, int],
+                    unbound: Mapping[tuple[int, str, str], int], created: Collection[int], *, actor: Actor,
+                    at: datetime) -> None:
+    """A shipment for each of the orders' `unbound` platform waybills, and the waybill bound to it.
 
     Only the order's own unbound platform waybills count, so the same order arriving again adds
     nothing and an update that brings a new waybill adds that parcel. The order's row lock, which
-    intake holds, keeps two arrivals of one order from both making its parcels.
+    intake holds, keeps two arrivals of one order from both making its parcels. `created` are the
+    ids of orders created in this transaction.
     """
-    unbound = {(order_id, code, number): waybill_id for waybill_id, order_id, code, number in session.execute(
-        select(Waybill.id, Waybill.order_id, Waybill.carrier_code, Waybill.number)
-        .where(one_of(session, Waybill.order_id, [order_ids[order_no] for order_no in drafts]),
-               Waybill.source == WaybillSource.PLATFORM.value, Waybill.shipment_id.is_(None)))}
     if not unbound:
         return
     shipped: list[platform_shipments.ShippedOrder] = []
@@ -235,7 +290,7 @@ def _record_parcels(session: Session, drafts: Mapping[str, OrderDraft], order_id
             shipped.append(platform_shipments.ShippedOrder(
                 order_id=order_ids[order_no], order_no=order_no, province=draft.receiver.province,
                 city=draft.receiver.city, parcels=tuple(parcels.values()), unnamed=unnamed))
-    made = platform_shipments.record_platform_shipments(session, orders=shipped, actor=actor, at=at)
+    made = platform_shipments.record_platform_shipments(session, orders=shipped, actor=actor, at=at, created=created)
     _bind_shipments(session, {unbound[key]: shipment_id for key, shipment_id in made.items()}, at)
 
 

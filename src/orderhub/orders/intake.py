@@ -28,8 +28,8 @@ from orderhub.aftersales import service as aftersales
 from orderhub.catalog import service as catalog
 from orderhub.channels import service as channels
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, add_rows, insert_new_rows, one_of, read_session
-from orderhub.core.ids import new_order_no
+from orderhub.core.db import UnitOfWork, add_rows, insert_json_rows, insert_new_rows, one_of, read_session
+from orderhub.core.ids import new_order_no, new_order_nos
 from orderhub.core.money import fen_to_yuan
 from orderhub.core.outbox import OutboxEvent, outbox_row
 from orderhub.logistics import service as logistics
@@ -61,6 +61,9 @@ DRIFT_WINDOW = timedelta(hours=2)
 # Drawing again until every new order has a free number; on a day with millions of orders of one
 # channel a few draws collide, and each round removes most of them. Past this, something is wrong.
 ORDER_NO_ROUNDS = 100
+# Up to this many new orders (a batch of pushes) go in one statement as one JSON document: one round
+# trip where the staging table takes four. For more, COPY into the staging table costs PostgreSQL less.
+FEW_ORDERS = 32
 
 
 class IntakeResult(StrEnum):
@@ -77,6 +80,7 @@ class Intake:
     draft: OrderDraft
     result: IntakeResult = IntakeResult.UNCHANGED
     order_no: str | None = None
+    order_id: int | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     reason: str = ""
 
@@ -177,10 +181,13 @@ def accept_channel_drafts(
         if key in existing:
             _apply_update(session, existing[key], intake, actor, at)
     # Orders that arrive already shipped: their waybills and parcels, so the carrier's tracking links up.
+    shipped = {i.order_no: i for i in intakes if i.order_no and i.draft.waybills}
     logistics.record_shipped_orders(
         session,
-        drafts={i.order_no: i.draft for i in intakes if i.order_no and i.draft.waybills},
-        stale={i.order_no for i in intakes if i.order_no and i.result is IntakeResult.STALE},
+        drafts={order_no: i.draft for order_no, i in shipped.items()},
+        stale={order_no for order_no, i in shipped.items() if i.result is IntakeResult.STALE},
+        order_ids={order_no: i.order_id for order_no, i in shipped.items() if i.order_id is not None},
+        created={order_no for order_no, i in shipped.items() if i.result in (IntakeResult.CREATED, IntakeResult.HELD)},
         actor=actor,
         at=at,
     )
@@ -190,8 +197,9 @@ def accept_channel_drafts(
 def refresh_statistics(session: Session) -> None:
     """Update PostgreSQL's planner statistics of the order tables during a bulk load.
 
-    Until autovacuum catches up, the planner keeps an empty table's estimates and matches a batch's
-    platform ids by scanning every order of the shop instead of probing the unique index.
+    Until autovacuum catches up, the planner plans a batch's queries of the order tables (the orders
+    an import updates, and their lines) with an empty table's estimates. Platform ids are matched by
+    index probes whatever the statistics (`_order_ids`).
     """
     if session.get_bind().dialect.name == "postgresql":
         for table in (Order.__table__, OrderLine.__table__):
@@ -224,19 +232,38 @@ def _lock_existing(session: Session, shop: ShopRef, keys: list[str]) -> dict[str
     The rows are locked by a plain query first: a batch of new orders (most pushes and imports)
     finds none and skips loading objects, which costs several times as much.
     """
-    if not keys:
-        return {}
-    orders = Order.__table__
-    locked = session.scalars(
-        select(orders.c.id)
-        .where(orders.c.channel == shop.channel, orders.c.shop_id == shop.id,
-               one_of(session, orders.c.channel_order_id, keys))
-        .with_for_update()
-    ).all()
+    locked = _order_ids(session, shop, keys, lock=True)
     if not locked:
         return {}
-    query = select(Order).where(one_of(session, Order.id, locked)).options(selectinload(Order.lines))
+    query = select(Order).where(one_of(session, Order.id, list(locked.values()))).options(selectinload(Order.lines))
     return {order.channel_order_id: order for order in session.scalars(query)}
+
+
+# PostgreSQL: each platform id probes the shop's unique key on its own. As `channel_order_id = ANY(…)`
+# the planner, whose statistics lag behind a fast-growing table (a new shop, autovacuum not yet
+# round), read every order of the shop for each batch instead: a push took longer the more orders
+# the shop had. The ids are sorted, so concurrent batches lock shared orders in the same order.
+_HELD_BY_PLATFORM_ID = (
+    "SELECT o.channel_order_id, o.id FROM unnest(CAST(:keys AS varchar[])) AS k(key) CROSS JOIN LATERAL "
+    "(SELECT channel_order_id, id FROM sales_order WHERE channel = :channel AND shop_id = :shop_id "
+    "AND channel_order_id = k.key LIMIT 1{lock}) AS o"
+)
+_HELD = text(_HELD_BY_PLATFORM_ID.format(lock=""))
+_LOCK_HELD = text(_HELD_BY_PLATFORM_ID.format(lock=" FOR UPDATE"))
+
+
+def _order_ids(session: Session, shop: ShopRef, keys: Sequence[str], *, lock: bool) -> dict[str, int]:
+    """`{platform order id: order id}` of the shop's orders among `keys`; locked for update with `lock`."""
+    if not keys:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        statement = _LOCK_HELD if lock else _HELD
+        params = {"keys": sorted(set(keys)), "channel": shop.channel, "shop_id": shop.id}
+        return {key: order_id for key, order_id in session.execute(statement, params)}
+    orders = Order.__table__
+    query = select(orders.c.channel_order_id, orders.c.id).where(
+        orders.c.channel == shop.channel, orders.c.shop_id == shop.id, orders.c.channel_order_id.in_(keys))
+    return {key: order_id for key, order_id in session.execute(query.with_for_update() if lock else query)}
 
 
 def _initial_status(intake: Intake) -> tuple[OrderStatus, OrderStatus | None, str]:
@@ -257,30 +284,27 @@ def _insert_new(
     """Bulk-insert new orders; returns the platform ids actually inserted (others existed already)."""
     if not intakes:
         return set()
-    pending = list(intakes)
+    day = at.astimezone(policy.timezone)
+    numbers = new_order_nos(shop.channel, day, len(intakes))
+    pending = [order_row(shop, intake, policy, at, order_no=number)
+               for intake, number in zip(intakes, numbers, strict=True)]
     inserted: dict[str, tuple[int, str]] = {}
     for _ in range(ORDER_NO_ROUNDS):
-        rows = [order_row(shop, intake, policy, at) for intake in pending]
-        landed = _insert_orders(session, rows)
-        for row in rows:
+        landed = _insert_orders(session, pending)
+        for row in pending:
             if row["channel_order_id"] in landed:
                 inserted[row["channel_order_id"]] = (landed[row["channel_order_id"]], row["order_no"])
-        missing = [intake for intake in pending if intake.draft.channel_order_id not in inserted]
+        missing = [row for row in pending if row["channel_order_id"] not in inserted]
         if not missing:
             break
         # Not inserted: the order exists already (a concurrent delivery) or its drawn number collided.
-        present = set(
-            session.scalars(
-                select(Order.channel_order_id).where(
-                    Order.channel == shop.channel,
-                    Order.shop_id == shop.id,
-                    one_of(session, Order.channel_order_id, [i.draft.channel_order_id for i in missing]),
-                )
-            )
-        )
-        pending = [intake for intake in missing if intake.draft.channel_order_id not in present]
+        # Only the latter are tried again, each with a new number.
+        present = _order_ids(session, shop, [row["channel_order_id"] for row in missing], lock=False)
+        pending = [row for row in missing if row["channel_order_id"] not in present]
         if not pending:
             break
+        for row, number in zip(pending, new_order_nos(shop.channel, day, len(pending)), strict=True):
+            row["order_no"] = number
     else:
         raise DuplicateOrder(f"no free order number for {len(pending)} new order(s) of {shop.channel} today "
                              "/ 订单号已用尽，请稍后重试")
@@ -292,7 +316,7 @@ def _insert_new(
             continue
         order_id, order_no = inserted[key]
         status, held_from, hold_reason = _initial_status(intake)
-        intake.order_no = order_no
+        intake.order_no, intake.order_id = order_no, order_id
         intake.result = IntakeResult.HELD if status is OrderStatus.ON_HOLD else IntakeResult.CREATED
         line_rows += [
             {
@@ -359,10 +383,15 @@ def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> dict[str, in
 
     On PostgreSQL the rows go by COPY into a temporary table and one `INSERT … SELECT … ON CONFLICT
     DO NOTHING RETURNING` moves them, in arrival order: COPY adapts a row in C, where an executemany
-    INSERT spends several times as long per row in Python (the import's largest single cost).
+    INSERT spends several times as long per row in Python (the import's largest single cost). A few
+    rows (`FEW_ORDERS`) go as one JSON document in a single statement instead (`insert_json_rows`).
     """
+    orders = Order.__table__
     if session.get_bind().dialect.name != "postgresql":
-        return insert_new_rows(session, Order.__table__, rows, key="channel_order_id")
+        return insert_new_rows(session, orders, rows, key="channel_order_id")
+    if len(rows) <= FEW_ORDERS:
+        landed = insert_json_rows(session, orders, rows, returning=("id", "channel_order_id"))
+        return {channel_order_id: order_id for order_id, channel_order_id in landed}
     stage, move = _staging_sql(tuple(rows[0]))
     connection = session.connection()
     connection.exec_driver_sql(stage)
@@ -389,13 +418,15 @@ def _staging_sql(columns: tuple[str, ...]) -> tuple[str, str]:
     return str(stage.compile(dialect=dialect)), str(move.compile(dialect=dialect))
 
 
-def order_row(shop: ShopRef, intake: Intake, policy: OrderPolicy, at: datetime) -> dict[str, Any]:
-    """The `sales_order` row of a new channel order (also the import benchmark's raw baseline rows)."""
+def order_row(shop: ShopRef, intake: Intake, policy: OrderPolicy, at: datetime, *,
+              order_no: str | None = None) -> dict[str, Any]:
+    """The `sales_order` row of a new channel order (also the import benchmark's raw baseline rows),
+    numbered `order_no` or a number drawn for it."""
     draft = intake.draft
     receiver = draft.receiver
     status, held_from, hold_reason = _initial_status(intake)
     return {
-        "order_no": new_order_no(shop.channel, at.astimezone(policy.timezone)),
+        "order_no": order_no or new_order_no(shop.channel, at.astimezone(policy.timezone)),
         "channel": shop.channel,
         "shop_id": shop.id,
         "channel_order_id": draft.channel_order_id,
@@ -469,7 +500,7 @@ def _event_row(
 
 def _apply_update(session: Session, order: Order, intake: Intake, actor: Actor, at: datetime) -> None:
     draft = intake.draft
-    intake.order_no = order.order_no
+    intake.order_no, intake.order_id = order.order_no, order.id
     held_at = order.platform_modified_at
     if held_at is not None and _modified(draft) < held_at:
         intake.result = IntakeResult.STALE

@@ -344,15 +344,17 @@ def test_concurrent_deliveries_of_one_new_order_create_it_exactly_once(
     assert the_order(runtime).platform_modified_at == datetime(2026, 11, 20, 2, 5, threads - 1, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("orders", [4, 40], ids=["a few orders", "a bulk batch"])
 def test_order_numbers_that_collide_are_drawn_again_until_every_order_is_stored(
-    runtime: Runtime, shops: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, shops: dict[str, Any], monkeypatch: pytest.MonkeyPatch, orders: int
 ) -> None:
     """A day with millions of orders of one channel makes 6-hex numbers collide: never lose an order."""
     draws = iter(["TB_20261120_aaaaaa"] * 4 + [f"TB_20261120_{n:06x}" for n in range(100)])
-    monkeypatch.setattr("orderhub.orders.intake.new_order_no", lambda channel, day: next(draws))
-    outcomes = push(runtime, shops["tb"], *(trade(tid=n) for n in range(1, 5)))
-    assert [o.result for o in outcomes] == ["created"] * 4
-    assert len({o.order_no for o in outcomes}) == 4 and count(runtime, Order) == 4
+    monkeypatch.setattr("orderhub.orders.intake.new_order_nos",
+                        lambda channel, day, count: [next(draws) for _ in range(count)])
+    outcomes = push(runtime, shops["tb"], *(trade(tid=n) for n in range(1, orders + 1)))
+    assert [o.result for o in outcomes] == ["created"] * orders
+    assert len({o.order_no for o in outcomes}) == orders and count(runtime, Order) == orders
 
 
 def test_the_order_keeps_the_text_the_platform_sent_with_its_big_ids_and_amounts_exact(
