@@ -44,6 +44,7 @@ from orderhub.logistics.model import (
     TrackingPush,
     Waybill,
     WaybillInterception,
+    WaybillOrder,
 )
 from orderhub.orders.model import Order, OrderEvent, OrderLine
 
@@ -101,5 +102,6 @@ __all__ = [
     "WarehouseStock",
     "Waybill",
     "WaybillInterception",
+    "WaybillOrder",
     "metadata",
 ]

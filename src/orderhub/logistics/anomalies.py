@@ -25,7 +25,7 @@ from orderhub.core.pagination import Page
 from orderhub.logistics.anomaly_rules import AnomalyKind, AnomalyRules, Finding, ParcelFacts, ScanFact, anomaly_rules
 from orderhub.logistics.errors import BadMonth, ResolutionReasonRequired, TicketClosed, TicketNotFound
 from orderhub.logistics.model import ExceptionTicket, ExceptionTicketEvent, TicketStatus, TrackingEvent, Waybill
-from orderhub.logistics.service import deliver_order
+from orderhub.logistics.service import deliver_order, linked_orders
 from orderhub.logistics.states import FINAL, TrackingState
 from orderhub.orders import service as orders
 from orderhub.orders.status import TERMINAL, OrderStatus
@@ -133,7 +133,8 @@ def scan_batch(uow: UnitOfWork, *, after_id: int = 0, limit: int = SCAN_BATCH,
                 _resolve(session, ticket, reason="条件已消除 / the condition cleared", actor=SCAN_ACTOR, now=now)
                 report.resolved += 1
         # Orders whose last parcels were signed for in concurrent transactions: each saw the other undelivered.
-        signed = {w.order_id: w.order_no for w in waybills if w.state == TrackingState.DELIVERED.value}
+        delivered = [w for w in waybills if w.state == TrackingState.DELIVERED.value]
+        signed = {w.order_id: w.order_no for w in delivered} | linked_orders(session, [w.id for w in delivered])
         for order_id, status in orders.order_statuses(session, signed).items():
             if status is OrderStatus.SHIPPED and deliver_order(session, order_id=order_id, order_no=signed[order_id],
                                                                now=now):

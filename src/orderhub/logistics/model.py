@@ -86,6 +86,25 @@ class Waybill(Base):
                 and now - self.last_push_at < REPEAT_WINDOW)
 
 
+class WaybillOrder(Base):
+    """A further order one waybill carries: a platform ships several orders of one buyer as one parcel
+    (合并发货). The waybill belongs to the order that brought it first; each other order is linked here,
+    with its own shipment, and follows the parcel's tracking like the first."""
+
+    __tablename__ = "waybill_order"
+    __table_args__ = (
+        UniqueConstraint("waybill_id", "order_id"),
+        Index("ix_waybill_order_order", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    waybill_id: Mapped[int] = mapped_column(ForeignKey("waybill.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_order.id", ondelete="CASCADE"))
+    order_no: Mapped[str] = mapped_column(String(32))
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipment.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class TrackingEvent(Base):
     """One carrier scan, stored once (by fingerprint) whatever number of pushes and polls carried it."""
 

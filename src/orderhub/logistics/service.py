@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from orderhub.core.actor import Actor
@@ -40,6 +40,7 @@ from orderhub.logistics.model import (
     TrackingPush,
     Waybill,
     WaybillInterception,
+    WaybillOrder,
     WaybillSource,
     event_fingerprint,
 )
@@ -168,7 +169,8 @@ def record_shipped_orders(session: Session, *, drafts: Mapping[str, OrderDraft],
     says the order left; its waybill is bound to it, so tracking and anomalies see a parcel like any
     other. `stale` names arrivals older than the version held: their lines may no longer be the
     order's, so their waybills are kept and their parcels wait for a current arrival. Every write is
-    one bulk statement (a bulk import brings thousands).
+    one bulk statement (a bulk import brings thousands). A waybill another order brought first (合并发货:
+    one parcel for several orders of one buyer) is linked to this order too, with a parcel of its own.
 
     `order_ids` are the orders' ids when the caller has them (else they are looked up), and `created`
     the orders created in the caller's transaction: nothing of theirs can have been recorded before,
@@ -179,7 +181,7 @@ def record_shipped_orders(session: Session, *, drafts: Mapping[str, OrderDraft],
         return
     if order_ids is None:
         order_ids = orders.order_ids(session, list(drafts))
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    claims: dict[tuple[int, str, str], dict[str, Any]] = {}  # (order id, carrier code, number) → waybill row
     for order_no, draft in drafts.items():
         if order_no not in order_ids:
             continue
@@ -188,19 +190,31 @@ def record_shipped_orders(session: Session, *, drafts: Mapping[str, OrderDraft],
             if not WAYBILL_NUMBER.match(number):
                 continue
             code = carrier_table().resolve(parcel.carrier) or ""
-            rows.setdefault((code, number), {
+            claims.setdefault((order_ids[order_no], code, number), {
                 "order_id": order_ids[order_no], "order_no": order_no, "carrier_code": code,
                 "carrier_name": parcel.carrier.strip()[:64], "number": number,
             })
-    landed = _insert_waybills(session, list(rows.values()), at)
+    firsts: dict[tuple[str, str], dict[str, Any]] = {}
+    for (_, code, number), row in claims.items():
+        firsts.setdefault((code, number), row)
+    landed = _insert_waybills(session, list(firsts.values()), at)
+    links = _link_merged(session, [row for key, row in claims.items() if key not in landed], at)
     left = {order_no: draft for order_no, draft in drafts.items()
             if order_no in order_ids and order_no not in stale and draft.status in LEFT_BY_PLATFORM}
     if left:
         new = {order_ids[order_no] for order_no in left if order_no in created}
-        # A new order's unbound waybills are the ones just inserted; an order held before may have earlier ones.
+        held_before = [order_ids[order_no] for order_no in left if order_no not in created]
+        # A new order's unbound waybills and links are the ones just made; an order held before may have earlier ones.
         unbound = {key: waybill_id for key, waybill_id in landed.items() if key[0] in new}
-        unbound |= _unbound_waybills(session, [order_ids[order_no] for order_no in left if order_no not in created])
-        _record_parcels(session, left, order_ids, unbound, new, actor=actor, at=at)
+        unbound |= _unbound_waybills(session, held_before)
+        unbound_links = {key: link_id for key, link_id in links.items() if key[0] in new}
+        unbound_links |= _unbound_links(session, held_before)
+        made = _record_parcels(session, left, order_ids, unbound.keys() | unbound_links.keys(), new, actor=actor,
+                               at=at)
+        _bind_shipments(session, {unbound[key]: shipment_id for key, shipment_id in made.items() if key in unbound},
+                        at)
+        _bind_links(session, {unbound_links[key]: shipment_id for key, shipment_id in made.items()
+                              if key in unbound_links})
 
 
 # PostgreSQL: a batch's platform waybills in one statement of fixed text, arrays rather than a row of
@@ -253,18 +267,62 @@ def _unbound_waybills(session: Session, order_ids: list[int]) -> dict[tuple[int,
                Waybill.source == WaybillSource.PLATFORM.value, Waybill.shipment_id.is_(None)))}
 
 
-def _record_parcels(session: Session, drafts: Mapping[str, OrderDraft], order_ids: Mapping[str, int],
-                    unbound: Mapping[tuple[int, str, str], int], created: Collection[int], *, actor: Actor,
-                    at: datetime) -> None:
-    """A shipment for each of the orders' `unbound` platform waybills, and the waybill bound to it.
+def _link_merged(session: Session, rows: list[dict[str, Any]], at: datetime) -> dict[tuple[int, str, str], int]:
+    """Link orders to the waybills other orders hold (`rows` as `_insert_waybills` takes them, not inserted);
+    `{(order id, carrier code, number): link id}` of the links made. A waybill the order holds itself, or
+    is linked to already, makes none."""
+    if not rows:
+        return {}
+    # Both columns, so the lookup walks the unique (carrier, number) index.
+    owners = {(code, number): (waybill_id, order_id) for waybill_id, order_id, code, number in session.execute(
+        select(Waybill.id, Waybill.order_id, Waybill.carrier_code, Waybill.number)
+        .where(Waybill.carrier_code.in_(sorted({row["carrier_code"] for row in rows})),
+               one_of(session, Waybill.number, sorted({row["number"] for row in rows}))))}
+    wanted = []
+    for row in rows:
+        owner = owners.get((row["carrier_code"], row["number"]))
+        if owner is not None and owner[1] != row["order_id"]:
+            wanted.append({"waybill_id": owner[0], "order_id": row["order_id"], "order_no": row["order_no"],
+                           "shipment_id": None, "created_at": at})
+    if not wanted:
+        return {}
+    table = WaybillOrder.__table__
+    made = session.execute(insert_ignoring_conflicts(session, table).returning(
+        table.c.id, table.c.waybill_id, table.c.order_id), wanted)
+    numbers = {waybill_id: key for key, (waybill_id, _) in owners.items()}
+    return {(order_id, *numbers[waybill_id]): link_id for link_id, waybill_id, order_id in made}
 
-    Only the order's own unbound platform waybills count, so the same order arriving again adds
-    nothing and an update that brings a new waybill adds that parcel. The order's row lock, which
+
+def _unbound_links(session: Session, order_ids: list[int]) -> dict[tuple[int, str, str], int]:
+    """The orders' links to other orders' waybills with no parcel of theirs yet, by (order id, carrier, number)."""
+    if not order_ids:
+        return {}
+    return {(order_id, code, number): link_id for link_id, order_id, code, number in session.execute(
+        select(WaybillOrder.id, WaybillOrder.order_id, Waybill.carrier_code, Waybill.number)
+        .join(Waybill, Waybill.id == WaybillOrder.waybill_id)
+        .where(one_of(session, WaybillOrder.order_id, order_ids), WaybillOrder.shipment_id.is_(None)))}
+
+
+def _bind_links(session: Session, shipments: Mapping[int, int]) -> None:
+    """Set each link's shipment (link id → shipment id): merged parcels are few, one UPDATE row each."""
+    if shipments:
+        session.execute(update(WaybillOrder), [{"id": link_id, "shipment_id": shipment_id}
+                                               for link_id, shipment_id in shipments.items()])
+
+
+def _record_parcels(session: Session, drafts: Mapping[str, OrderDraft], order_ids: Mapping[str, int],
+                    unbound: Collection[tuple[int, str, str]], created: Collection[int], *, actor: Actor,
+                    at: datetime) -> dict[tuple[int, str, str], int]:
+    """A shipment for each of the orders' `unbound` platform waybills (order id, carrier code, number);
+    `{key: shipment id}` of those made, for the caller to bind.
+
+    Only the order's own unbound platform waybills (and links) count, so the same order arriving again
+    adds nothing and an update that brings a new waybill adds that parcel. The order's row lock, which
     intake holds, keeps two arrivals of one order from both making its parcels. `created` are the
     ids of orders created in this transaction.
     """
     if not unbound:
-        return
+        return {}
     shipped: list[platform_shipments.ShippedOrder] = []
     for order_no, draft in drafts.items():
         parcels: dict[tuple[int, str, str], platform_shipments.ShippedParcel] = {}
@@ -290,8 +348,7 @@ def _record_parcels(session: Session, drafts: Mapping[str, OrderDraft], order_id
             shipped.append(platform_shipments.ShippedOrder(
                 order_id=order_ids[order_no], order_no=order_no, province=draft.receiver.province,
                 city=draft.receiver.city, parcels=tuple(parcels.values()), unnamed=unnamed))
-    made = platform_shipments.record_platform_shipments(session, orders=shipped, actor=actor, at=at, created=created)
-    _bind_shipments(session, {unbound[key]: shipment_id for key, shipment_id in made.items()}, at)
+    return platform_shipments.record_platform_shipments(session, orders=shipped, actor=actor, at=at, created=created)
 
 
 def _bind_shipments(session: Session, shipments: Mapping[int, int], at: datetime) -> None:
@@ -360,7 +417,8 @@ def take_snapshot(session: Session, waybill: Waybill, snapshot: TrackSnapshot, *
                             {"from": previous, "to": waybill.state, "at": waybill.state_at}))
         _settle_interception(session, waybill, latest["text"], now)
         if waybill.state == TrackingState.DELIVERED.value:
-            deliver_order(session, order_id=waybill.order_id, order_no=waybill.order_no, now=now)
+            for order_id, order_no in carried_orders(session, waybill):
+                deliver_order(session, order_id=order_id, order_no=order_no, now=now)
     if waybill.final:
         waybill.next_poll_at = None
     return Taken(len(landed), len(snapshot.events) - len(landed), TrackingState(waybill.state))
@@ -403,7 +461,7 @@ def deliver_order(session: Session, *, order_id: int, order_no: str, now: dateti
     Called where a delivered event lands (in that transaction) and by the anomaly scan, which
     catches an order whose last two parcels were signed for in concurrent transactions.
     """
-    states = session.scalars(select(Waybill.state).where(Waybill.order_id == order_id)).all()
+    states = session.scalars(select(Waybill.state).where(_carried_for(order_id))).all()
     if not states or any(state != TrackingState.DELIVERED.value for state in states):
         return False
     order = orders.get_order(session, order_no)
@@ -579,9 +637,29 @@ def get_waybill(session: Session, *, carrier: str, waybill_no: str) -> Parcel:
 
 
 def order_tracking(session: Session, *, order_id: int) -> list[Parcel]:
-    """The order's parcels with their events, oldest parcel first."""
-    waybills = session.scalars(select(Waybill).where(Waybill.order_id == order_id).order_by(Waybill.id)).all()
+    """The order's parcels with their events, oldest parcel first (those it shares with other orders included)."""
+    waybills = session.scalars(select(Waybill).where(_carried_for(order_id)).order_by(Waybill.id)).all()
     return _parcels(session, waybills)
+
+
+def _carried_for(order_id: int) -> ColumnElement[bool]:
+    """The waybills that carry the order: its own, and those of other orders it is linked to (合并发货)."""
+    linked = select(WaybillOrder.waybill_id).where(WaybillOrder.order_id == order_id)
+    return or_(Waybill.order_id == order_id, Waybill.id.in_(linked))
+
+
+def carried_orders(session: Session, waybill: Waybill) -> list[tuple[int, str]]:
+    """(order id, order no) of every order the waybill carries: its own first, then those linked to it."""
+    return [(waybill.order_id, waybill.order_no), *linked_orders(session, [waybill.id]).items()]
+
+
+def linked_orders(session: Session, waybill_ids: Collection[int]) -> dict[int, str]:
+    """`{order id: order no}` of the orders linked to these waybills (not the orders holding them)."""
+    if not waybill_ids:
+        return {}
+    return dict(session.execute(select(WaybillOrder.order_id, WaybillOrder.order_no)
+                                .where(one_of(session, WaybillOrder.waybill_id, list(waybill_ids)))
+                                .order_by(WaybillOrder.id)).all())
 
 
 def _parcels(session: Session, waybills: Sequence[Waybill]) -> list[Parcel]:
@@ -601,8 +679,9 @@ def shipment_waybill_numbers(session: Session, *, shipment_ids: Collection[int])
     if not shipment_ids:
         return {}
     numbers: dict[int, str] = {}
-    for shipment_id, number in session.execute(
-            select(Waybill.shipment_id, Waybill.number).where(Waybill.shipment_id.in_(shipment_ids))
-            .order_by(Waybill.id)):
+    own = select(Waybill.shipment_id, Waybill.number, Waybill.id).where(Waybill.shipment_id.in_(shipment_ids))
+    merged = (select(WaybillOrder.shipment_id, Waybill.number, Waybill.id)
+              .join(Waybill, Waybill.id == WaybillOrder.waybill_id).where(WaybillOrder.shipment_id.in_(shipment_ids)))
+    for shipment_id, number, _ in sorted(session.execute(union_all(own, merged)), key=lambda row: row[2]):
         numbers.setdefault(shipment_id, number)
     return numbers
