@@ -131,6 +131,13 @@ PRESENT = "*"
 PLATFORM_TIME = "%Y-%m-%d %H:%M:%S"
 
 
+def _keys_as_text(data: Any, table: str) -> Any:
+    """`data` with the keys of its `table` as text: YAML reads `1: paid` with an integer key."""
+    if isinstance(data, dict) and isinstance(data.get(table), dict):
+        return {**data, table: {str(key): value for key, value in data[table].items()}}
+    return data
+
+
 class StatusRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -168,10 +175,7 @@ class StatusMap(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _text_keys(cls, data: Any) -> Any:
-        # YAML reads `1: paid` with an integer key; raw statuses are compared as text.
-        if isinstance(data, dict) and isinstance(data.get("map"), dict):
-            data = {**data, "map": {str(k): v for k, v in data["map"].items()}}
-        return data
+        return _keys_as_text(data, "map")  # raw statuses (`1: paid`) are compared as text
 
 
 class LineMap(BaseModel):
@@ -214,10 +218,7 @@ class WaybillMap(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _text_ids(cls, data: Any) -> Any:
-        # YAML reads `467: SF` with an integer key; platform ids are compared as text.
-        if isinstance(data, dict) and isinstance(data.get("carrier_ids"), dict):
-            data = {**data, "carrier_ids": {str(k): v for k, v in data["carrier_ids"].items()}}
-        return data
+        return _keys_as_text(data, "carrier_ids")  # platform carrier ids (`467: SF`) are compared as text
 
     @model_validator(mode="after")
     def _known_carriers(self) -> WaybillMap:
