@@ -56,6 +56,9 @@ POLL_EVERY = timedelta(hours=4)
 POLL_BACKOFF = timedelta(minutes=15)
 # The query API answers one waybill at a time; a poll round claims at most this many.
 POLL_BATCH = 50
+# A platform parcel that left longer ago than this is recorded but never polled: its track settled
+# long since, and an import of last year's orders would spend the query quota on history.
+POLL_HORIZON = timedelta(days=30)
 # Who moves an order to delivered when its parcels are signed for.
 TRACKING_ACTOR = Actor("tracking", "logistics")
 # Platform statuses that say the order left: its waybills are parcels. Before that (paid, or held by
@@ -193,6 +196,7 @@ def record_shipped_orders(session: Session, *, drafts: Mapping[str, OrderDraft],
             claims.setdefault((order_ids[order_no], code, number), {
                 "order_id": order_ids[order_no], "order_no": order_no, "carrier_code": code,
                 "carrier_name": parcel.carrier.strip()[:64], "number": number,
+                "polled": bool(code) and (parcel.shipped_at is None or parcel.shipped_at > at - POLL_HORIZON),
             })
     firsts: dict[tuple[str, str], dict[str, Any]] = {}
     for (_, code, number), row in claims.items():
@@ -223,35 +227,36 @@ _INSERT_WAYBILLS = text(
     "INSERT INTO waybill (order_id, order_no, shipment_id, carrier_code, carrier_name, number, source, state, "
     "state_at, last_push_digest, last_push_at, next_poll_at, poll_failures, created_at, updated_at) "
     "SELECT order_id, order_no, NULL, carrier_code, carrier_name, number, :source, :state, NULL, '', NULL, "
-    "CASE WHEN carrier_code <> '' THEN :next_poll_at END, 0, :at, :at "
+    "CASE WHEN polled THEN :next_poll_at END, 0, :at, :at "
     "FROM unnest(CAST(:order_ids AS bigint[]), CAST(:order_nos AS varchar[]), CAST(:codes AS varchar[]), "
-    "CAST(:names AS varchar[]), CAST(:numbers AS varchar[])) "
-    "AS platform (order_id, order_no, carrier_code, carrier_name, number) "
+    "CAST(:names AS varchar[]), CAST(:numbers AS varchar[]), CAST(:polled AS boolean[])) "
+    "AS platform (order_id, order_no, carrier_code, carrier_name, number, polled) "
     "ON CONFLICT DO NOTHING RETURNING id, order_id, carrier_code, number"
 ).bindparams(bindparam("at", type_=UTCDateTime()), bindparam("next_poll_at", type_=UTCDateTime()))
 
 
 def _insert_waybills(session: Session, rows: list[dict[str, Any]], at: datetime) -> dict[tuple[int, str, str], int]:
-    """Insert platform waybills (order_id, order_no, carrier_code, carrier_name, number), skipping those held
-    already; `{(order id, carrier code, number): waybill id}` of those inserted. A waybill of a carrier we
-    cannot name (code "") is not polled."""
+    """Insert platform waybills (order_id, order_no, carrier_code, carrier_name, number, polled), skipping
+    those held already; `{(order id, carrier code, number): waybill id}` of those inserted. A waybill not
+    `polled` (a carrier we cannot name, or a parcel long gone) is never asked about."""
     if not rows:
         return {}
     if session.get_bind().dialect.name == "postgresql":
         landed = session.execute(_INSERT_WAYBILLS, {
             "order_ids": [row["order_id"] for row in rows], "order_nos": [row["order_no"] for row in rows],
             "codes": [row["carrier_code"] for row in rows], "names": [row["carrier_name"] for row in rows],
-            "numbers": [row["number"] for row in rows], "source": WaybillSource.PLATFORM.value,
+            "numbers": [row["number"] for row in rows], "polled": [row["polled"] for row in rows],
+            "source": WaybillSource.PLATFORM.value,
             "state": TrackingState.PENDING.value, "next_poll_at": at + FIRST_POLL_AFTER, "at": at,
         })
     else:
         table = Waybill.__table__
         statement = insert_ignoring_conflicts(session, table).returning(
             table.c.id, table.c.order_id, table.c.carrier_code, table.c.number)
-        landed = session.execute(statement, [row | {
+        landed = session.execute(statement, [{key: value for key, value in row.items() if key != "polled"} | {
             "shipment_id": None, "source": WaybillSource.PLATFORM.value, "state": TrackingState.PENDING.value,
             "state_at": None, "last_push_digest": "", "last_push_at": None,
-            "next_poll_at": at + FIRST_POLL_AFTER if row["carrier_code"] else None, "poll_failures": 0,
+            "next_poll_at": at + FIRST_POLL_AFTER if row["polled"] else None, "poll_failures": 0,
             "created_at": at, "updated_at": at,
         } for row in rows])
     return {(order_id, code, number): waybill_id for waybill_id, order_id, code, number in landed}

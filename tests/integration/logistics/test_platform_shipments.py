@@ -337,3 +337,14 @@ def test_orders_sharing_a_waybill_arriving_at_once_share_one_waybill(runtime: Ru
 
     assert at_once(8, one) == []
     assert (count(runtime, Waybill), count(runtime, WaybillOrder), count(runtime, Shipment)) == (1, 7, 8)
+
+
+def test_a_parcel_long_gone_is_recorded_but_never_polled(runtime: Runtime, clock: FixedClock) -> None:
+    now = clock.now()
+    arrive(runtime, draft(waybills=[
+        DraftWaybill("zhongtong", "ZT5550101", lines=((1, 2),), shipped_at=now - timedelta(days=40)),
+        DraftWaybill("yunda", "YD5550102", lines=((2, 1),), shipped_at=now - timedelta(days=2)),
+        DraftWaybill("某某快运", "XX5550103", lines=((3, 1),), shipped_at=now - timedelta(days=2))]))
+    with runtime.reading() as session:
+        polls = dict(session.execute(select(Waybill.number, Waybill.next_poll_at)).all())
+    assert polls == {"ZT5550101": None, "YD5550102": now + service.FIRST_POLL_AFTER, "XX5550103": None}
