@@ -183,6 +183,9 @@ class LineMap(BaseModel):
 
     path: str
     fields: dict[str, Spec]
+    # The platform's own id of a line (Douyin's sub-order id): parcels that name the lines they carry by
+    # it are matched to them (`waybills.lines`). Read for that only, not stored.
+    id: Spec | None = None
 
     @model_validator(mode="after")
     def _known_fields(self) -> LineMap:
@@ -195,6 +198,16 @@ class LineMap(BaseModel):
         if "sku" not in self.fields and "platform_sku" not in self.fields:
             raise ValueError("map `sku` (merchant code) or `platform_sku`, or both")
         return self
+
+
+class ParcelLines(BaseModel):
+    """Where a parcel lists the lines it carries by the platform's line id (Douyin's product_info[])."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str  # within the parcel's entry
+    line_id: Spec
+    qty: Spec
 
 
 class WaybillMap(BaseModel):
@@ -214,6 +227,7 @@ class WaybillMap(BaseModel):
     # carrier ids joined by "|" alike).
     carrier_separator: str | None = None
     number_separator: str | None = None
+    lines: ParcelLines | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -264,6 +278,8 @@ class ChannelMapping(BaseModel):
             raise ValueError("order_discount: mapped needs an order field `discount_fen`")
         if self.order_discount == "balance" and "discount_fen" in self.order:
             raise ValueError("order_discount: balance computes discount_fen; do not map it as well")
+        if self.waybills and self.waybills.lines and self.lines.id is None:
+            raise ValueError("waybills.lines names lines by their id: map the lines' `id`")
         ZoneInfo(self.timezone)
         return self
 
@@ -432,18 +448,24 @@ class _CompiledMapping:
         self.line_items = _getter(lines.path.split("."))
         self.line_fields = [(name, _field_reader(spec, channel, zone)) for name, spec in lines.fields.items()]
         self.line_qty = dict(self.line_fields)["qty"]
+        self.line_id = _field_reader(lines.id, channel, zone) if lines.id else None
         self.encrypted = [_getter(path.split(".")) for path in mapping.pii.encrypted_when]
         self.waybill_map = waybills = mapping.waybills
         self.waybill_items: Getter | None = None
         self.carrier: FieldReader | None = None
         self.waybill_no: FieldReader | None = None
         self.shipped_at: FieldReader | None = None
+        self.parcel_lines: tuple[str, Getter, FieldReader, FieldReader] | None = None
         if waybills:
             self.waybill_items = _getter(waybills.path.split(".")) if waybills.path else _itself
             self.carrier = _field_reader(waybills.carrier, channel, zone)
             self.waybill_no = _field_reader(waybills.waybill_no, channel, zone)
             if waybills.shipped_at:
                 self.shipped_at = _field_reader(waybills.shipped_at, channel, zone)
+            if waybills.lines:
+                self.parcel_lines = (waybills.lines.path, _getter(waybills.lines.path.split(".")),
+                                     _field_reader(waybills.lines.line_id, channel, zone),
+                                     _field_reader(waybills.lines.qty, channel, zone))
 
     def fail(self, path: str, raw: Any, reason: str) -> ChannelMappingError:
         return ChannelMappingError(self.channel, path, raw, reason)
@@ -495,6 +517,7 @@ class _CompiledMapping:
         items = [items] if isinstance(items, dict) else items if isinstance(items, list) else []
         # Waybills read off the order lines themselves (Taobao's orders.order[].invoice_no): each names its line.
         per_line = spec.path == self.lines_path
+        line_numbers: dict[str, int] | None = None
         found: dict[tuple[str, str], tuple[list[tuple[int, int]], datetime | None]] = {}
         for index, item in enumerate(items):
             if not isinstance(item, dict):
@@ -504,12 +527,41 @@ class _CompiledMapping:
             if not numbers:
                 continue
             shipped_at = self.shipped_at(item, where) if self.shipped_at else None
+            named: list[tuple[int, int]] = []
+            if per_line and isinstance(qty := self.line_qty(item, where), int) and qty > 0:
+                named.append((index + 1, qty))
+            elif self.parcel_lines:
+                if line_numbers is None:
+                    line_numbers = self._line_numbers(payload)
+                named = self._lines_named(item, where, line_numbers)
             for carrier, number in self._parcels(str(self.carrier(item, where) or ""), str(numbers)):
-                carried, _ = found.setdefault((carrier, number), ([], shipped_at))
-                if per_line and isinstance(qty := self.line_qty(item, where), int) and qty > 0:
-                    carried.append((index + 1, qty))
+                found.setdefault((carrier, number), ([], shipped_at))[0].extend(named)
         return [DraftWaybill(carrier, number, tuple(lines), shipped_at)
                 for (carrier, number), (lines, shipped_at) in found.items()]
+
+    def _line_numbers(self, payload: dict[str, Any]) -> dict[str, int]:
+        """The order's line numbers (from 1) by the platform's line id."""
+        items = self.line_items(payload)
+        items = [items] if isinstance(items, dict) else items if isinstance(items, list) else []
+        assert self.line_id is not None
+        return {str(line_id): index + 1 for index, item in enumerate(items) if isinstance(item, dict)
+                and (line_id := self.line_id(item, f"{self.lines_path}.{index}.")) is not None}
+
+    def _lines_named(self, item: dict[str, Any], where: str, line_numbers: dict[str, int]) -> list[tuple[int, int]]:
+        """(line number, qty) of each line a parcel's entry names by id; ids of no line of the order are left out."""
+        assert self.parcel_lines is not None
+        path, get, read_id, read_qty = self.parcel_lines
+        listed = get(item)
+        named = []
+        for index, entry in enumerate(listed if isinstance(listed, list) else []):
+            if not isinstance(entry, dict):
+                continue
+            at = f"{where}{path}.{index}."
+            line_no = line_numbers.get(str(read_id(entry, at)))
+            qty = read_qty(entry, at)
+            if line_no is not None and isinstance(qty, int) and qty > 0:
+                named.append((line_no, qty))
+        return named
 
     def _parcels(self, carriers: str, numbers: str) -> list[tuple[str, str]]:
         """(carrier as OrderHub reads it, number) of each parcel one platform entry names."""

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from orderhub.channels.mapping import (
+    MAPPINGS_DIR,
     ChannelMappingError,
     MappingFileError,
     available_channels,
@@ -292,3 +293,31 @@ def test_platform_ship_times_are_read_with_the_waybills() -> None:
                                       "consign_time": "2026-11-20 18:30:00"}
     (waybill,) = load_mapping("taobao").to_draft(payload, shop="tb1").waybills
     assert waybill.shipped_at == datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
+
+
+def test_douyin_packages_name_the_lines_they_carry_by_sub_order_id() -> None:
+    line = {"sku_id": 9001, "product_name": "杯", "origin_amount": 9950}
+    payload = douyin(order_status=3, pay_amount=39800, sku_order_list=[
+        line | {"order_id": "6920000000000000011", "code": "SKU-001", "item_num": 2},
+        line | {"order_id": "6920000000000000012", "code": "SKU-002", "item_num": 2},
+    ], logistics_info=[
+        {"tracking_no": "ZT5550201", "company": "zhongtong", "ship_time": 1763690400,
+         "product_info": [{"sku_order_id": "6920000000000000011", "product_count": 2},
+                          {"sku_order_id": "6920000000000000012", "product_count": 1}]},
+        {"tracking_no": "YD5550202", "company": "yunda", "ship_time": 1763694000,
+         "product_info": [{"sku_order_id": "6920000000000000012", "product_count": 1},
+                          {"sku_order_id": "6929999999999999999", "product_count": 1}]},  # no line of this order
+    ])
+    draft = load_mapping("douyin").to_draft(payload, shop="dy")
+    assert [(w.number, w.lines, w.shipped_at) for w in draft.waybills] == [
+        ("ZT5550201", ((1, 2), (2, 1)), datetime(2025, 11, 21, 2, 0, tzinfo=UTC)),
+        ("YD5550202", ((2, 1),), datetime(2025, 11, 21, 3, 0, tzinfo=UTC)),
+    ]
+
+
+def test_a_mapping_naming_parcel_lines_by_id_must_map_the_line_id(tmp_path: Path) -> None:
+    text = (MAPPINGS_DIR / "douyin.yaml").read_text(encoding="utf-8").replace("  id: order_id", "")
+    (tmp_path / "douyin.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(MappingFileError) as refused:
+        load_mapping("douyin", tmp_path)
+    assert "map the lines' `id`" in "\n".join(refused.value.problems)
