@@ -39,8 +39,8 @@ _PHONE = re.compile(r"\d{4}|\d{7,12}")
 class Stage(StrEnum):
     """Where an order is, in the customer's words; several order statuses read as one stage."""
 
-    PLACED = "placed"  # 待付款
-    PAID = "paid"  # 已付款，商家处理中
+    PLACED = "placed"  # 已下单 (not paid yet)
+    PAID = "paid"  # 已付款 (the shop has still to approve it)
     PREPARING = "preparing"  # 备货中（已审核、已分仓、拣货、打包）
     SHIPPED = "shipped"
     DELIVERED = "delivered"
