@@ -4,7 +4,8 @@ Both run on the same PostgreSQL database in the same run, with the same number o
 connection each) and the same attempts, more than there are units: the figure is attempts per
 second, and the end state proves nothing was oversold. The raw baseline is one autocommit
 `UPDATE … SET available = available - 1 WHERE available >= 1` per attempt and nothing else; a
-reservation also writes its reservation row and ledger row and keeps the SKU's low-stock flag.
+reservation also writes its reservation row and ledger row and keeps the SKU's low-stock flag, in
+`inventory.reserve_and_commit`'s one statement that leaves with the COMMIT.
 """
 
 from __future__ import annotations
@@ -118,9 +119,7 @@ def _reservation_attempts(url: str, clients: int, _: int) -> tuple[Callable[[int
     def attempt(_: int, order_id: int) -> bool:
         demand = inventory.Demand(order_id=order_id, reference=f"BENCH-{order_id}", lines=[(HOT, 1)])
         with runtime.uow() as uow:
-            outcome = inventory.reserve_new(uow.session, [demand], at=uow.now(), actor=BENCH)
-            uow.commit()
-        return not outcome[order_id]
+            return not inventory.reserve_and_commit(uow, demand, at=uow.now(), actor=BENCH)
 
     return attempt, engine.dispose
 
@@ -176,7 +175,8 @@ def run_reservation_benchmark(settings: Settings, *, clients: int, processes: in
         f"{ours.attempts:,} attempts of one unit each (more than the units)",
         f"- raw guarded `UPDATE … WHERE available >= 1` (autocommit): **{raw.rate:,.0f} attempts/s**, "
         f"{raw.successes:,} succeeded",
-        f"- `inventory.reserve_new` (reservation + ledger rows, a transaction each): **{ours.rate:,.0f} attempts/s**, "
+        f"- `inventory.reserve_and_commit` (reservation and ledger rows, low-stock flag; a transaction each, its "
+        f"statement sent with the COMMIT): **{ours.rate:,.0f} attempts/s**, "
         f"{ours.successes:,} reserved, {stock.reserved:,} units held, on hand {stock.on_hand:,}; "
         f"oversold: **{oversold}**; ledger check: {len(mismatches)} mismatches",
         f"- reservations / raw: **{ratio:.0%}** (target ≥ 50 %)",

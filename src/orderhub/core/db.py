@@ -5,7 +5,7 @@ SQLite (one small shop) and PostgreSQL (production) run the same models and migr
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -327,6 +327,25 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.session.commit()
+
+    def commit_with(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """Run `sql` (psycopg's `%(name)s` style) as the transaction's last statement and commit; its first row.
+
+        PostgreSQL only. The statement and the COMMIT leave in one round trip (a psycopg pipeline), so a
+        row lock the statement takes is held for the statement and the commit alone, not also for a
+        round trip and the client's Python in between: what everyone waits on when the row is a hot SKU.
+        """
+        session = self.session
+        if session.get_bind().dialect.name != "postgresql":
+            raise RuntimeError("commit_with sends psycopg statements: PostgreSQL only")
+        session.flush()
+        connection = session.connection().connection.driver_connection
+        with connection.pipeline():
+            cursor = connection.execute(sql, params)
+            connection.commit()
+        row = cursor.fetchone()
+        session.commit()  # the database has committed; this ends the session's side of the transaction
+        return row
 
     def now(self) -> datetime:
         return self.clock.now()

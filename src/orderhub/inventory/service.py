@@ -480,13 +480,30 @@ def reserve_new(session: Session, demands: Sequence[Demand], *, at: datetime,
     """`hold` for orders that hold nothing yet: the ones just created."""
     if not demands:
         return {}
-    if len(demands) == 1 and len(demands[0].lines) == 1 and session.get_bind().dialect.name == "postgresql":
-        shortages = _reserve_one_line(session, demands[0], at, actor)
-        if shortages is not None:
-            return {demands[0].order_id: shortages}
     needs, codes = _needs(session, demands)
+    one = _one_stock_line(session, demands, needs, codes)
+    if one is not None:
+        session.flush()  # pending stock changes go first: this statement must not overtake them
+        found = session.connection().connection.driver_connection.execute(_TAKE_ONE, one.params(at, actor))
+        return {one.demand.order_id: one.shortages(found.fetchone())}
     return _reserve_locked(session, demands, {}, {d.order_id: need for d, need in zip(demands, needs, strict=True)},
                            codes, at, actor)
+
+
+def reserve_and_commit(uow: UnitOfWork, demand: Demand, *, at: datetime, actor: Actor) -> list[Shortage]:
+    """`reserve_new` for one order as the last write of the caller's transaction, then commit; its shortages.
+
+    On PostgreSQL an order taking one stock SKU (the flash-sale case) is reserved by a statement that
+    leaves together with the COMMIT (`UnitOfWork.commit_with`): the hot SKU's row is locked for that
+    statement and the commit only.
+    """
+    needs, codes = _needs(uow.session, [demand])
+    one = _one_stock_line(uow.session, [demand], needs, codes)
+    if one is None:
+        shortages = _reserve_locked(uow.session, [demand], {}, {demand.order_id: needs[0]}, codes, at, actor)
+        uow.commit()
+        return shortages[demand.order_id]
+    return one.shortages(uow.commit_with(_TAKE_ONE, one.params(at, actor)))
 
 
 def _reserve_locked(session: Session, demands: Sequence[Demand], live: dict[int, list[Reservation]],
@@ -526,59 +543,72 @@ def _reserve_locked(session: Session, demands: Sequence[Demand], live: dict[int,
     return outcome
 
 
-# PostgreSQL, an order of one line (the flash-sale case): the SKU looked up by its code (catalog's
-# table, read as `catalog.stock_units` reads it), the guarded UPDATE, the reservation row (active, or
-# short when the UPDATE found too little) and the ledger row in one statement and one round trip, so
-# the hot row is locked for that statement and the commit only. A bundle takes nothing here: its
-# components go the general way. Written for psycopg itself (see `_reserve_one_line`).
+# PostgreSQL, an order that takes one stock SKU (the flash-sale case): the guarded UPDATE, the
+# reservation row (active, or short when the UPDATE found too little), the ledger row, and the
+# low-stock flag with its event when this reservation empties the SKU, in one statement and one
+# round trip. `low` means "sellable ≤ 0" after every change (`_changed` keeps it so), and a
+# reservation only lowers what is sellable: the flag crosses here exactly when the sellable stock
+# goes from above zero to zero or below. Written for psycopg itself (see `_StockLine`).
 _TAKE_ONE = """
-    WITH unit AS (
-        SELECT id, is_bundle FROM sku WHERE code = %(code)s AND active
-    ), taken AS (
-        UPDATE sku_stock SET reserved = reserved + %(qty)s, change_count = change_count + 1, changed_at = %(at)s
-        WHERE sku_id = (SELECT id FROM unit WHERE NOT is_bundle) AND on_hand - reserved >= %(qty)s
-        RETURNING on_hand - reserved - safety - warehouse_safety AS free, low
+    WITH taken AS (
+        UPDATE sku_stock SET reserved = reserved + %(qty)s, change_count = change_count + 1, changed_at = %(at)s,
+               low = on_hand - reserved - %(qty)s - safety - warehouse_safety <= 0
+        WHERE sku_id = %(sku_id)s AND on_hand - reserved >= %(qty)s
+        RETURNING on_hand, reserved, safety + warehouse_safety AS safety,
+                  on_hand - reserved - safety - warehouse_safety AS free
     ), held AS (
         INSERT INTO stock_reservation (order_id, reference, sku_id, qty, state, expires_at, created_at, updated_at)
-        SELECT %(order_id)s, %(reference)s, unit.id, %(qty)s,
+        SELECT %(order_id)s, %(reference)s, %(sku_id)s, %(qty)s,
                CASE WHEN EXISTS (SELECT FROM taken) THEN 'active' ELSE 'short' END,
                CASE WHEN EXISTS (SELECT FROM taken) THEN CAST(%(expires_at)s AS timestamptz) END, %(at)s, %(at)s
-        FROM unit WHERE NOT unit.is_bundle
     ), entry AS (
         INSERT INTO stock_ledger (sku_id, kind, on_hand_delta, reserved_delta, in_transit_delta, reason, reference,
                                   actor, created_at)
-        SELECT unit.id, 'reserve', 0, %(qty)s, 0, %(reason)s, %(reference)s, %(actor)s, %(at)s FROM unit, taken
+        SELECT %(sku_id)s, 'reserve', 0, %(qty)s, 0, %(reason)s, %(reference)s, %(actor)s, %(at)s FROM taken
+    ), warned AS (
+        INSERT INTO outbox_event (topic, key, payload, created_at, attempts)
+        SELECT 'inventory.low_stock', %(code)s::text,
+               jsonb_build_object('sku', %(code)s::text, 'on_hand', on_hand, 'reserved', reserved, 'safety', safety,
+                                  'available', GREATEST(free, 0)), %(at)s, 0
+        FROM taken WHERE free <= 0 AND free + %(qty)s > 0
     )
-    SELECT unit.id, unit.is_bundle, taken.free, taken.low,
-           (SELECT on_hand - reserved FROM sku_stock WHERE sku_id = unit.id) AS had
-    FROM unit LEFT JOIN taken ON true
+    SELECT taken.free, (SELECT on_hand - reserved FROM sku_stock WHERE sku_id = %(sku_id)s)
+    FROM (VALUES (1)) AS one LEFT JOIN taken ON true
 """
 
 
-def _reserve_one_line(session: Session, demand: Demand, at: datetime, actor: Actor) -> list[Shortage] | None:
-    """The order's one line reserved in one statement; its shortage if too little; None for a bundle.
+@dataclass(frozen=True)
+class _StockLine:
+    """A new order that takes `qty` of one stock SKU: reserved by `_TAKE_ONE`.
 
-    The statement goes to psycopg directly, on the session's connection and in its transaction:
-    SQLAlchemy's execution of it (statement cache, parameter and result wrapping) costs several
-    times psycopg's own, and on a hot SKU that Python runs while the row is locked (from this
-    statement to the commit) and while the other clients wait for it.
+    Sent through psycopg directly, on the session's connection and in its transaction: SQLAlchemy's
+    execution (statement cache, parameter and result wrapping) costs several times psycopg's own.
     """
-    ((code, qty),) = demand.lines
-    session.flush()  # pending stock changes go first: this statement must not overtake them
-    found = session.connection().connection.driver_connection.execute(_TAKE_ONE, {
-        "code": code, "qty": qty, "at": at, "order_id": demand.order_id, "reference": demand.reference[:64],
-        "expires_at": demand.expires_at, "reason": "订单预占", "actor": actor.name[:64],
-    }).fetchone()
-    if found is None:
-        return []  # an unknown or inactive SKU holds nothing, as `_needs` has it
-    sku_id, is_bundle, free, low, had = found
-    if is_bundle:
+
+    demand: Demand
+    sku_id: int
+    code: str
+    qty: int
+
+    def params(self, at: datetime, actor: Actor) -> dict[str, Any]:
+        return {"sku_id": self.sku_id, "code": self.code, "qty": self.qty, "at": at,
+                "order_id": self.demand.order_id, "reference": self.demand.reference[:64],
+                "expires_at": self.demand.expires_at, "reason": "订单预占", "actor": actor.name[:64]}
+
+    def shortages(self, found: tuple[Any, ...] | None) -> list[Shortage]:
+        """From `_TAKE_ONE`'s row (sellable after, on hand − reserved as the statement began)."""
+        assert found is not None  # the statement always answers one row
+        free, had = found
+        return [] if free is not None else [Shortage(self.code, self.qty, max(0, had or 0))]
+
+
+def _one_stock_line(session: Session, demands: Sequence[Demand], needs: list[dict[int, int]],
+                    codes: dict[int, str]) -> _StockLine | None:
+    """The `_TAKE_ONE` case: PostgreSQL, one order, one stock SKU (a plain SKU or a bundle of one component)."""
+    if len(demands) != 1 or len(needs[0]) != 1 or session.get_bind().dialect.name != "postgresql":
         return None
-    if free is None:
-        return [Shortage(code, qty, max(0, had or 0))]
-    if free <= 0 and not low:
-        _changed(session, _lock_skus(session, [sku_id]).values(), {sku_id: code}, at)
-    return []
+    ((sku_id, qty),) = needs[0].items()
+    return _StockLine(demands[0], sku_id, codes[sku_id], qty)
 
 
 def _take(session: Session, rows: Sequence[Reservation], free: dict[int, int], totals: dict[int, SkuStock],

@@ -23,6 +23,7 @@ from orderhub.core.ids import new_order_no
 from orderhub.core.money import fen_to_yuan
 from orderhub.core.outbox import OutboxEvent, add_event, outbox_row
 from orderhub.core.pagination import Page
+from orderhub.inventory.service import Demand
 from orderhub.orders import repository, stock
 from orderhub.orders.draft import OrderDraft
 from orderhub.orders.errors import DuplicateOrder, OrderValidationFailed
@@ -195,16 +196,28 @@ def timeline_row(order_id: int, event: OrderEvent) -> dict[str, Any]:
 
 
 def create_manual_order(uow: UnitOfWork, *, draft: OrderDraft, actor: Actor, policy: OrderPolicy) -> Order:
-    """Staff-entered order: refused with every field error at once (422) unless it is clean."""
+    """Staff-entered order: refused with every field error at once (422) unless it is clean.
+
+    Its reservation is the transaction's last write and goes with the commit (`stock.enter_and_commit`).
+    """
     with uow:
-        order = add_manual_order(uow.session, draft=draft, actor=actor, policy=policy, at=uow.now())
-        uow.commit()
+        at = uow.now()
+        order, demand = _add_manual_order(uow.session, draft=draft, actor=actor, policy=policy, at=at)
+        stock.enter_and_commit(uow, demand, at=at, actor=actor)
         return order
 
 
 def add_manual_order(session: Session, *, draft: OrderDraft, actor: Actor, policy: OrderPolicy,
                      at: datetime) -> Order:
     """`create_manual_order` inside the caller's transaction (after-sales adds a replacement order to its own)."""
+    order, demand = _add_manual_order(session, draft=draft, actor=actor, policy=policy, at=at)
+    stock.enter(session, [demand], at=at, actor=actor)
+    return order
+
+
+def _add_manual_order(session: Session, *, draft: OrderDraft, actor: Actor, policy: OrderPolicy,
+                      at: datetime) -> tuple[Order, Demand]:
+    """The checked order, written, and what it asks of stock (not reserved yet)."""
     errors, shop = _check_manual(session, draft, policy)
     if errors or shop is None:
         raise OrderValidationFailed([error_detail(e) for e in errors])
@@ -228,9 +241,7 @@ def add_manual_order(session: Session, *, draft: OrderDraft, actor: Actor, polic
     )
     session.flush()
     lines = [(line.sku, line.qty) for line in order.lines]
-    stock.enter(session, [stock.demand(order.id, order.order_no, status, lines, at=at, ttl=policy.reservation_ttl)],
-                at=at, actor=actor)
-    return order
+    return order, stock.demand(order.id, order.order_no, status, lines, at=at, ttl=policy.reservation_ttl)
 
 
 def transition_order(

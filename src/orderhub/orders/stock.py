@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from orderhub.core.actor import Actor
+from orderhub.core.db import UnitOfWork
 from orderhub.inventory import service as inventory
 from orderhub.orders.model import Order
 from orderhub.orders.status import OrderStatus as S
@@ -33,6 +34,15 @@ def demand(order_id: int, order_no: str, status: str, lines: Sequence[tuple[str,
 def enter(session: Session, demands: Sequence[inventory.Demand], *, at: datetime, actor: Actor) -> None:
     """New orders in a holding status reserve their stock, a batch together; short ones hold nothing yet."""
     inventory.reserve_new(session, demands, at=at, actor=actor)
+
+
+def enter_and_commit(uow: UnitOfWork, demand: inventory.Demand, *, at: datetime, actor: Actor) -> None:
+    """One new order reserves as the last write of its transaction, which commits with it.
+
+    The reservation leaves with the COMMIT where it can (`inventory.reserve_and_commit`), so a hot
+    SKU is locked for no longer than that: what decides how many orders a flash sale takes per second.
+    """
+    inventory.reserve_and_commit(uow, demand, at=at, actor=actor)
 
 
 def follow(session: Session, order: Order, previous: str, *, at: datetime, actor: Actor) -> None:

@@ -92,7 +92,14 @@ CRASH = textwrap.dedent("""
         print("reserved", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
+    def die_before_commit(self, sql, params):
+        # PostgreSQL sends the reservation with the COMMIT: here it runs alone, and the COMMIT never leaves.
+        self.session.flush()
+        self.session.connection().connection.driver_connection.execute(sql, params)
+        die(self)
+
     UnitOfWork.commit = die
+    UnitOfWork.commit_with = die_before_commit
     runtime = build_runtime(Settings(database_url=sys.argv[1], log_json=False, secret_key=sys.argv[2]),
                             clock=FixedClock(datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
     orders.create_manual_order(runtime.uow(), draft=phone_draft(), actor=Actor("ops", "api"), policy=runtime.policy)

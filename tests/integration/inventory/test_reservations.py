@@ -8,11 +8,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from orderhub.catalog import service as catalog
+from orderhub.catalog.model import Sku
 from orderhub.core.actor import Actor
 from orderhub.core.clock import FixedClock
 from orderhub.core.errors import OrderHubError
+from orderhub.core.outbox import OutboxEvent, add_event
 from orderhub.inventory import service as inventory
-from orderhub.inventory.model import Reservation
+from orderhub.inventory.model import Reservation, SkuStock
 from orderhub.orders import service as orders
 from orderhub.orders.draft import DraftLine
 from orderhub.orders.status import OrderStatus as S
@@ -252,4 +255,50 @@ def test_ensuring_a_batch_is_reserved_serves_short_orders_first_come_first_serve
         uow.commit()
     assert short == {ids[2], 9999}  # the late order finds one unit of two; 9999 holds nothing at all
     assert [reservations(runtime, n)[0][0] for n in (held, early, late)] == ["active", "active", "short"]
+    assert verified(runtime) == []
+
+
+def low_stock_events(runtime: Runtime) -> list[dict[str, Any]]:
+    with runtime.reading() as session:
+        return [event.payload for event in session.scalars(
+            select(OutboxEvent).where(OutboxEvent.topic == "inventory.low_stock").order_by(OutboxEvent.id))]
+
+
+def test_reserving_with_the_commit_answers_as_reserving_in_the_transaction(runtime: Runtime) -> None:
+    """On PostgreSQL one stock SKU is reserved by a statement sent with the COMMIT; elsewhere the general way.
+
+    Both commit what the transaction wrote before, refuse what is short, expand a bundle, and raise the
+    low-stock event once, when the SKU's sellable stock reaches zero.
+    """
+    stock_up(runtime, "SKU-001", "HZ", 3)
+    stock_up(runtime, "SKU-002", "HZ", 5)
+    inventory.set_safety(runtime.uow(), sku="SKU-002", safety=1, actor=WORKER)
+    catalog.create_sku(runtime.uow(), code="TEA-PAIR", title="茶叶两盒装", components=[("SKU-002", 2)])
+
+    def reserve(order_id: int, sku: str, qty: int) -> list[tuple[str, int, int]]:
+        with runtime.uow() as uow:
+            add_event(uow.session, topic="test.before_reserving", key=str(order_id), payload={}, at=uow.now())
+            shortages = inventory.reserve_and_commit(uow, inventory.Demand(order_id, f"T-{order_id}", [(sku, qty)]),
+                                                     at=uow.now(), actor=WORKER)
+        return [(s.sku, s.requested, s.available) for s in shortages]
+
+    assert reserve(9201, "SKU-001", 2) == []
+    assert reserve(9202, "SKU-001", 2) == [("SKU-001", 2, 1)]
+    assert reserve(9203, "TEA-PAIR", 1) == []  # a bundle of one component: 2 × SKU-002
+    assert low_stock_events(runtime) == []
+    assert reserve(9204, "SKU-002", 2) == []  # 5 on hand − 4 reserved − 1 safety: nothing left to sell
+    assert reserve(9205, "SKU-002", 1) == []  # still reservable (safety stops channel sales, not orders)
+    assert reserve(9206, "GIFT-SET", 1) == [("SKU-002", 2, 0)]  # two stock SKUs: the general way
+    assert reserve(9207, "NO-SUCH", 1) == []
+    assert reservations(runtime, "T-9201") == [("active", 2, "pool")]
+    assert reservations(runtime, "T-9202") == [("short", 2, "pool")]
+    assert reservations(runtime, "T-9203") == [("active", 2, "pool")]
+    assert reservations(runtime, "T-9205") == [("active", 1, "pool")]
+    assert low_stock_events(runtime) == [{"sku": "SKU-002", "on_hand": 5, "reserved": 4, "safety": 1, "available": 0}]
+    with runtime.reading() as session:
+        before = session.scalars(select(OutboxEvent.key).where(OutboxEvent.topic == "test.before_reserving"))
+        assert sorted(before) == [str(n) for n in range(9201, 9208)]
+        assert session.scalar(select(SkuStock.low).join(Sku, Sku.id == SkuStock.sku_id)
+                              .where(Sku.code == "SKU-002")) is True
+    assert (stock(runtime, "SKU-001")["reserved"], stock(runtime, "SKU-002")["reserved"]) == (2, 5)
     assert verified(runtime) == []
