@@ -298,11 +298,12 @@ def run_routing_benchmark(settings: Settings, *, orders: int, workers: int, outp
         f"spread unevenly; orders bulk-loaded and reserved centrally through `inventory.hold` (untimed)",
         f"- `fulfillment.service.route_approved_orders`, the worker's job, batches of {service.BATCH} in one "
         f"transaction each, {workers} worker process(es): **{rate:,.0f} orders/s** (target ≥ 2,000) — claim "
-        f"(`FOR UPDATE SKIP LOCKED`), lock and read stock, decide, `ensure_reserved_many` and "
-        f"`assign_reservations` once per batch, plan shipments, approved → allocated with timeline and outbox, "
-        f"written in bulk",
+        f"(`FOR UPDATE SKIP LOCKED`), `ensure_reserved_many`, read stock, decide, write the decisions and their "
+        f"shipments, then lock the batch's stock rows and check every decision against them, approved → "
+        f"allocated with timeline and outbox, assign the reservations, all written in bulk",
         f"- outcomes: routed {routed.report.routed:,}, waiting for stock {routed.report.unroutable:,}, "
-        f"held {routed.report.held:,}, failed {routed.report.failed:,}; parcels per routed order: {split}",
+        f"held {routed.report.held:,}, failed {routed.report.failed:,}; decided again under lock (another worker "
+        f"had taken the units) {routed.report.redecided:,}; parcels per routed order: {split}",
         f"- the decision alone (pure function, in-memory stock, no database): {orders / pure.seconds:,.0f} orders/s",
     ]
     append_section(output, f"routing: {orders:,} orders over {len(WAREHOUSES)} warehouses", "postgresql", lines)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from itertools import combinations
-from typing import Any
+from typing import Any, NamedTuple
 
 from orderhub.fulfillment import regions
-from orderhub.fulfillment.tables import RoutingTables
+from orderhub.fulfillment.tables import Offers, RoutingTables
 
 
 class Outcome(StrEnum):
@@ -89,8 +89,10 @@ class Request:
 Stock = Mapping[str, Mapping[str, int]]  # SKU → warehouse code → sellable quantity
 
 
-@dataclass(frozen=True)
-class CarrierOption:
+# The verdicts below are named tuples, not dataclasses: a decision makes a dozen or two of them, and a
+# frozen dataclass takes several times as long to build (its fields are set one by one through
+# object.__setattr__), which showed as a third of the time `decide` took.
+class CarrierOption(NamedTuple):
     code: str
     verdict: CarrierVerdict
     eta_hours: int | None = None
@@ -102,8 +104,7 @@ class CarrierOption:
                 "cost_fen": self.cost_fen, "rule": self.rule}
 
 
-@dataclass(frozen=True)
-class Shortage:
+class Shortage(NamedTuple):
     sku: str
     need: int
     have: int
@@ -129,8 +130,7 @@ class Parcel:
                 "carriers": [option.to_json() for option in self.carriers]}
 
 
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(NamedTuple):
     """One warehouse's verdict; eta, cost and carrier are those of shipping the whole order from it."""
 
     code: str
@@ -140,6 +140,8 @@ class Assessment:
     cost_fen: int | None = None
     carrier: str | None = None
     shortages: tuple[Shortage, ...] = ()
+    # Worked out for the chosen warehouse (its parcel's) and where no carrier may take the order; the
+    # runners-up are judged on their best carrier alone.
     carriers: tuple[CarrierOption, ...] = ()
     until: datetime | None = None
 
@@ -154,8 +156,7 @@ class Assessment:
                 "until": self.until.isoformat() if self.until else None}
 
 
-@dataclass(frozen=True)
-class Alternative:
+class Alternative(NamedTuple):
     """A split that lost to the chosen one."""
 
     warehouses: tuple[str, ...]
@@ -203,12 +204,16 @@ class Decision:
         return [(sku, parcel.warehouse, qty) for parcel in self.parcels for sku, qty in parcel.lines]
 
     def reasons_json(self) -> dict[str, Any]:
-        """Why: every warehouse's verdict, the losing splits, what was short, what no carrier could take."""
-        return {"province": self.province, "city": self.city, "weight_g": self.weight_g, "reserved": self.reserved,
-                "warehouses": [a.to_json() for a in self.warehouses],
-                "shortages": [s.to_json() for s in self.shortages],
-                "alternatives": [a.to_json() for a in self.alternatives],
-                "carriers": [option.to_json() for option in self.carriers]}
+        """Why: every warehouse's verdict, the losing splits, what was short, what no carrier could take.
+
+        Stored with every decision, beside its own columns (province, city, weight): only what those do not
+        hold, and `reserved` only when the central reservation failed (readers take a missing one as true).
+        """
+        reasons = {"warehouses": [a.to_json() for a in self.warehouses],
+                   "shortages": [s.to_json() for s in self.shortages],
+                   "alternatives": [a.to_json() for a in self.alternatives],
+                   "carriers": [option.to_json() for option in self.carriers]}
+        return reasons if self.reserved else {**reasons, "reserved": False}
 
 
 def not_reserved(decision: Decision) -> Decision:
@@ -224,45 +229,54 @@ def parcel_weight(lines: Mapping[str, int], weights: Mapping[str, int]) -> int:
     return sum(weights.get(sku, 0) * qty for sku, qty in lines.items())
 
 
-def carrier_options(site: Site, *, weight_g: int, province: str, request: Request,
-                    tables: RoutingTables) -> tuple[CarrierOption, ...]:
-    """Every declared carrier for one parcel from `site`: the usable ones ranked (eta, cost, code), the first
-    of them chosen, then those excluded by a rule or not collecting there."""
-    lanes = tables.lanes_from(site.code)
-    applying = [rule for rule in tables.rules
-                if rule.applies(province=province, city=request.city, weight_g=weight_g, cod=request.cod,
-                                warehouse=site.code, warehouse_kind=site.kind, channel=request.channel)]
+def _offers(site: Site, province: str, request: Request, tables: RoutingTables) -> Offers:
+    return tables.offers(site.code, site.kind, site.province, province, request.city, request.cod, request.channel)
+
+
+def _options(offers: Offers, weight_g: int) -> tuple[CarrierOption, ...]:
+    """Every declared carrier for one parcel: the usable ones ranked (eta, cost, code), the first of them
+    chosen, then those excluded by a rule or not collecting there."""
     usable: list[tuple[int, int, str]] = []
     barred: list[CarrierOption] = []
-    for code in tables.carriers:
-        lane = lanes.get(code)
-        if lane is None:
-            barred.append(CarrierOption(code, CarrierVerdict.NOT_OFFERED))
+    for offer in offers.declared:
+        if offer.eta_hours is None:
+            barred.append(CarrierOption(offer.carrier, CarrierVerdict.NOT_OFFERED))
             continue
-        rule = next((rule for rule in applying if rule.forbids(code)), None)
+        rule = offer.barred_by(weight_g) if offer.bars else None
         if rule is not None:
-            barred.append(CarrierOption(code, CarrierVerdict.EXCLUDED, rule=rule.name))
+            barred.append(CarrierOption(offer.carrier, CarrierVerdict.EXCLUDED, rule=rule))
             continue
-        eta = lane.hours(province=province, city=request.city, origin_province=site.province)
-        cost = tables.rates[code].cost_fen(weight_g=weight_g, province=province, city=request.city,
-                                           origin_province=site.province)
-        usable.append((eta, cost, code))
+        usable.append((offer.eta_hours, offer.cost_fen(weight_g), offer.carrier))
     usable.sort()
-    ranked = [CarrierOption(code, CarrierVerdict(_standing(eta, cost, usable[0])) if index else CarrierVerdict.CHOSEN,
-                            eta, cost)
+    best_eta, best_cost = usable[0][:2] if usable else (0, 0)
+    ranked = [CarrierOption(code, CarrierVerdict(_standing(eta, cost, best_eta, best_cost)) if index
+                            else CarrierVerdict.CHOSEN, eta, cost)
               for index, (eta, cost, code) in enumerate(usable)]
     return (*ranked, *barred)
 
 
-def _standing(eta: int, cost: int, best: tuple[int, int, str]) -> str:
+def _fastest(offers: Offers, weight_g: int) -> tuple[int, int, str] | None:
+    """(eta, cost, code) of the carrier `_options` would choose, without ranking the others: most
+    warehouses and split plans looked at lose, and only the winners' carrier verdicts are kept."""
+    best = None
+    for offer in offers.by_speed:  # collecting here, fastest first
+        eta = offer.eta_hours
+        assert eta is not None
+        if best is not None and eta > best[0]:
+            break
+        if offer.always_barred or (offer.max_weight_g is not None and weight_g > offer.max_weight_g):
+            continue
+        option = (eta, offer.cost_fen(weight_g), offer.carrier)
+        if best is None or option < best:
+            best = option
+    return best
+
+
+def _standing(eta: int, cost: int, best_eta: int, best_cost: int) -> str:
     """How a runner-up compares with the winner: slower, as fast but pricier, or tied (lost on the code)."""
-    if eta > best[0]:
+    if eta > best_eta:
         return "slower"
-    return "pricier" if cost > best[1] else "tied"
-
-
-def _best(options: tuple[CarrierOption, ...]) -> CarrierOption | None:
-    return options[0] if options and options[0].verdict is CarrierVerdict.CHOSEN else None
+    return "pricier" if cost > best_cost else "tied"
 
 
 def _unroutable(request: Request, province: str, weight: int, reason: Unroutable, **parts: Any) -> Decision:
@@ -280,7 +294,10 @@ def decide(request: Request, sites: Sequence[Site], stock: Stock, tables: Routin
 
     verdicts: dict[str, Assessment] = {}
     usable: list[Site] = []
-    whole: list[tuple[int, int, str]] = []
+    whole: list[tuple[int, int, str, str, str]] = []  # (eta, cost, code, carrier, name) of each that ships all
+    lines = sorted(demand.items())
+    held = [(sku, need, stock.get(sku, {})) for sku, need in lines]  # each line's stock by warehouse
+    offers: dict[str, Offers] = {}
     for site in sorted(sites, key=lambda s: s.code):
         if not site.active:
             verdicts[site.code] = Assessment(site.code, site.name, WarehouseVerdict.INACTIVE)
@@ -290,31 +307,31 @@ def decide(request: Request, sites: Sequence[Site], stock: Stock, tables: Routin
             verdicts[site.code] = Assessment(site.code, site.name, WarehouseVerdict.NOT_SERVING)
         else:
             usable.append(site)
-            shortages = tuple(Shortage(sku, need, have) for sku, need in sorted(demand.items())
-                              if (have := stock.get(sku, {}).get(site.code, 0)) < need)
+            shortages = tuple(Shortage(sku, need, have) for sku, need, there in held
+                              if (have := there.get(site.code, 0)) < need)
             if shortages:
                 verdicts[site.code] = Assessment(site.code, site.name, WarehouseVerdict.SHORT, shortages=shortages)
                 continue
-            options = carrier_options(site, weight_g=weight, province=province, request=request, tables=tables)
-            best = _best(options)
-            if best is None or best.eta_hours is None or best.cost_fen is None:
-                verdicts[site.code] = Assessment(site.code, site.name, WarehouseVerdict.NO_CARRIER, carriers=options)
+            offers[site.code] = _offers(site, province, request, tables)
+            best = _fastest(offers[site.code], weight)
+            if best is None:
+                verdicts[site.code] = Assessment(site.code, site.name, WarehouseVerdict.NO_CARRIER,
+                                                 carriers=_options(offers[site.code], weight))
                 continue
-            whole.append((best.eta_hours, best.cost_fen, site.code))
-            verdicts[site.code] = Assessment(site.code, site.name, WarehouseVerdict.CHOSEN, best.eta_hours,
-                                             best.cost_fen, best.code, carriers=options)
+            eta, cost, carrier = best
+            whole.append((eta, cost, site.code, carrier, site.name))
 
     if whole:
         whole.sort()
-        winner = whole[0]
-        for eta, cost, code in whole[1:]:
-            verdicts[code] = _with_verdict(verdicts[code], WarehouseVerdict(_standing(eta, cost, winner)))
-        chosen = verdicts[winner[2]]
-        assert chosen.carrier is not None
-        parcel = Parcel(chosen.code, chosen.carrier, tuple(sorted(demand.items())), weight, winner[0], winner[1],
-                        chosen.carriers)
+        eta, cost, code, carrier, name = whole[0]
+        options = _options(offers[code], weight)
+        verdicts[code] = Assessment(code, name, WarehouseVerdict.CHOSEN, eta, cost, carrier, carriers=options)
+        for other_eta, other_cost, other, other_carrier, other_name in whole[1:]:
+            standing = WarehouseVerdict(_standing(other_eta, other_cost, eta, cost))
+            verdicts[other] = Assessment(other, other_name, standing, other_eta, other_cost, other_carrier)
+        parcel = Parcel(code, carrier, tuple(lines), weight, eta, cost, options)
         return Decision(Outcome.ROUTED, province, request.city, weight, parcels=(parcel,),
-                        warehouses=_ordered(verdicts, (chosen.code,)))
+                        warehouses=_ordered(verdicts, (code,)))
 
     if not usable:
         return _unroutable(request, province, weight, Unroutable.NO_WAREHOUSE, warehouses=_ordered(verdicts, ()))
@@ -325,11 +342,6 @@ def decide(request: Request, sites: Sequence[Site], stock: Stock, tables: Routin
         return _unroutable(request, province, weight, Unroutable.OUT_OF_STOCK, warehouses=_ordered(verdicts, ()),
                            shortages=missing)
     return _split(request, province, weight, demand, holders, stock, tables, verdicts)
-
-
-def _with_verdict(assessment: Assessment, verdict: WarehouseVerdict) -> Assessment:
-    return Assessment(assessment.code, assessment.name, verdict, assessment.eta_hours, assessment.cost_fen,
-                      assessment.carrier, assessment.shortages, assessment.carriers, assessment.until)
 
 
 _VERDICT_ORDER = {verdict: index for index, verdict in enumerate(WarehouseVerdict)}
@@ -343,12 +355,12 @@ def _ordered(verdicts: dict[str, Assessment], chosen: Sequence[str]) -> tuple[As
 
 def _split(request: Request, province: str, weight: int, demand: dict[str, int], holders: list[Site], stock: Stock,
            tables: RoutingTables, verdicts: dict[str, Assessment]) -> Decision:
+    offers = {site.code: _offers(site, province, request, tables) for site in holders}
+
     # Fill from the warehouse that is fastest to the destination first: it ships the most.
     def speed(site: Site) -> tuple[int, str]:
-        lanes = tables.lanes_from(site.code).values()
-        fastest = min((lane.hours(province=province, city=request.city, origin_province=site.province)
-                       for lane in lanes), default=10**6)
-        return fastest, site.code
+        fastest = offers[site.code].by_speed
+        return (fastest[0].eta_hours or 0) if fastest else 10**6, site.code
 
     holders = sorted(holders, key=speed)
     # A warehouse holding everything that no carrier may take from is a carrier problem, not a stock one.
@@ -356,22 +368,25 @@ def _split(request: Request, province: str, weight: int, demand: dict[str, int],
                     if verdicts[site.code].verdict is WarehouseVerdict.NO_CARRIER), ())
     covered = bool(refused)
     for size in range(2, min(tables.max_parcels, len(holders)) + 1):
-        plans: list[tuple[int, int, tuple[str, ...], tuple[Parcel, ...]]] = []
+        plans: list[tuple[int, int, tuple[str, ...], tuple[_Draft, ...]]] = []
         for combo in combinations(holders, size):
             if any(sum(stock.get(sku, {}).get(site.code, 0) for site in combo) < need for sku, need in demand.items()):
                 continue
             covered = True
-            parcels, refused_here = _plan(request, province, demand, combo, stock, tables)
-            if parcels is None:
-                refused = refused or refused_here
+            drafts, barred = _plan(request, demand, combo, stock, offers)
+            if drafts is None:
+                if not refused and barred is not None:
+                    refused = _options(offers[barred.warehouse], barred.weight_g)
                 continue
-            plans.append((max(p.eta_hours for p in parcels), sum(p.cost_fen for p in parcels),
-                          tuple(sorted(site.code for site in combo)), parcels))
+            plans.append((max(d.eta_hours for d in drafts), sum(d.cost_fen for d in drafts),
+                          tuple(sorted(d.warehouse for d in drafts)), drafts))
         if plans:
             plans.sort(key=lambda plan: plan[:3])
-            _, _, codes, parcels = plans[0]
+            _, _, codes, drafts = plans[0]
             for code in codes:
-                verdicts[code] = _with_verdict(verdicts[code], WarehouseVerdict.IN_SPLIT)
+                verdicts[code] = verdicts[code]._replace(verdict=WarehouseVerdict.IN_SPLIT)
+            parcels = tuple(Parcel(d.warehouse, d.carrier, d.lines, d.weight_g, d.eta_hours, d.cost_fen,
+                                   _options(offers[d.warehouse], d.weight_g)) for d in drafts)
             alternatives = tuple(Alternative(plan[2], plan[0], plan[1]) for plan in plans[1:4])
             return Decision(Outcome.ROUTED, province, request.city, weight, parcels=parcels,
                             warehouses=_ordered(verdicts, codes), alternatives=alternatives)
@@ -379,9 +394,20 @@ def _split(request: Request, province: str, weight: int, demand: dict[str, int],
     return _unroutable(request, province, weight, reason, warehouses=_ordered(verdicts, ()), carriers=refused)
 
 
-def _plan(request: Request, province: str, demand: dict[str, int], combo: Sequence[Site], stock: Stock,
-          tables: RoutingTables) -> tuple[tuple[Parcel, ...] | None, tuple[CarrierOption, ...]]:
-    """Parcels for one combination of warehouses, or None with the carriers refused for a parcel."""
+class _Draft(NamedTuple):
+    """A parcel of a split being weighed; only the winning split's become `Parcel`s, with carrier verdicts."""
+
+    warehouse: str
+    lines: tuple[tuple[str, int], ...]
+    weight_g: int
+    eta_hours: int = 0
+    cost_fen: int = 0
+    carrier: str = ""
+
+
+def _plan(request: Request, demand: dict[str, int], combo: Sequence[Site], stock: Stock,
+          offers: Mapping[str, Offers]) -> tuple[tuple[_Draft, ...] | None, _Draft | None]:
+    """Parcels for one combination of warehouses; or None, with the parcel no carrier may take if that is why."""
     lines: dict[str, dict[str, int]] = {site.code: {} for site in combo}
     for sku, need in sorted(demand.items()):
         for site in combo:
@@ -391,16 +417,15 @@ def _plan(request: Request, province: str, demand: dict[str, int], combo: Sequen
                 need -= take
             if need == 0:
                 break
-    parcels = []
+    drafts = []
     for site in combo:
         taken = lines[site.code]
         if not taken:
-            return None, ()  # a smaller combination covers the order; it was judged on its own
+            return None, None  # a smaller combination covers the order; it was judged on its own
         weight = parcel_weight(taken, request.weights)
-        options = carrier_options(site, weight_g=weight, province=province, request=request, tables=tables)
-        best = _best(options)
-        if best is None or best.eta_hours is None or best.cost_fen is None:
-            return None, options
-        parcels.append(Parcel(site.code, best.code, tuple(sorted(taken.items())), weight, best.eta_hours,
-                              best.cost_fen, options))
-    return tuple(parcels), ()
+        best = _fastest(offers[site.code], weight)
+        if best is None:
+            return None, _Draft(site.code, (), weight)
+        eta, cost, carrier = best
+        drafts.append(_Draft(site.code, tuple(sorted(taken.items())), weight, eta, cost, carrier))
+    return tuple(drafts), None

@@ -11,13 +11,20 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.orm import Session, lazyload, load_only, selectinload
 
-from orderhub.core.db import insert_ignoring_conflicts
-from orderhub.fulfillment.model import RoutingDecision, Shipment, ShipmentStatus, SlaResult, WarehouseBreaker
+from orderhub.core.db import insert_ignoring_conflicts, one_of
+from orderhub.fulfillment.model import (
+    RoutingDecision,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+    SlaResult,
+    WarehouseBreaker,
+)
 from orderhub.orders.errors import OrderNotFound
-from orderhub.orders.model import Order
+from orderhub.orders.model import Order, OrderLine
 from orderhub.orders.status import OrderStatus
 
 
@@ -44,28 +51,48 @@ def claim_approved(session: Session, *, now: datetime, limit: int) -> list[Order
     # BETWEEN, not `=`: with `=` the planner may walk ix_sales_order_created instead (the status being fixed,
     # it is ordered the same), past every order ever routed, when its statistics predate the routing.
     approved = OrderStatus.APPROVED.value
-    ids = list(session.scalars(
-        select(Order.id).where(Order.status.between(approved, approved), ~waiting)
+    return _still_due(session, list(session.scalars(
+        select(Order).where(Order.status.between(approved, approved), ~waiting)
         .order_by(Order.status, Order.created_at, Order.id).limit(limit)
         .with_for_update(skip_locked=True, of=Order)
-    ))
-    if not ids:
-        return []
-    found = {order.id: order for order in session.scalars(
-        select(Order).where(Order.id.in_(ids)).options(selectinload(Order.lines))
-        .execution_options(populate_existing=True)
-    )}
-    return [found[order_id] for order_id in ids]
+        .options(*_ROUTING_COLUMNS).execution_options(populate_existing=True)
+    )), now)
+
+
+def _still_due(session: Session, claimed: list[Order], now: datetime) -> list[Order]:
+    """The claimed orders but those another worker routed between the claim's start and its lock.
+
+    The claim sees the decisions committed when it started. A worker that found an order unroutable
+    leaves the order's row as it was, so the lock on it is granted as soon as that worker commits,
+    and only a later statement sees the decision that asks the order to wait. (A routed order's row
+    has changed status, which the lock itself checks again.)
+    """
+    if not claimed:
+        return claimed
+    waiting = set(session.scalars(select(RoutingDecision.order_id).where(
+        one_of(session, RoutingDecision.order_id, [order.id for order in claimed]), RoutingDecision.retry_at > now)))
+    return [order for order in claimed if order.id not in waiting]
+
+
+# What routing reads of a claimed order and its lines, and what its status change needs: not the rest (the
+# platform's raw payload among it), nor the shop. Anything else is loaded only if something asks for it.
+_ROUTING_COLUMNS = (
+    load_only(Order.order_no, Order.channel, Order.status, Order.held_from, Order.refund_from,
+              Order.receiver_province, Order.receiver_city, Order.payment_method, Order.version),
+    lazyload(Order.shop),
+    selectinload(Order.lines).load_only(OrderLine.line_no, OrderLine.sku, OrderLine.qty),
+)
 
 
 def claim(session: Session, order_id: int, *, now: datetime) -> Order | None:
     """The order with its lines, row-locked, if it is still approved and due and no other transaction holds it."""
     waiting = exists().where(RoutingDecision.order_id == Order.id, RoutingDecision.retry_at > now)
-    return session.scalar(
+    order = session.scalar(
         select(Order).where(Order.id == order_id, Order.status == OrderStatus.APPROVED.value, ~waiting)
         .with_for_update(skip_locked=True, of=Order)
         .options(selectinload(Order.lines)).execution_options(populate_existing=True)
     )
+    return next(iter(_still_due(session, [order], now)), None) if order is not None else None
 
 
 @dataclass(frozen=True)
@@ -135,6 +162,14 @@ def cancel_planned(session: Session, order_id: int, at: datetime) -> int:
         update(Shipment).where(Shipment.order_id == order_id, Shipment.status == ShipmentStatus.PLANNED.value)
         .values(status=ShipmentStatus.CANCELLED.value, updated_at=at)
     ).rowcount
+
+
+def drop_decisions(session: Session, decision_ids: Collection[int]) -> None:
+    """Decisions this transaction wrote and then made again differently: they go, with their planned shipments."""
+    planned = select(Shipment.id).where(Shipment.decision_id.in_(decision_ids))
+    session.execute(delete(ShipmentLine).where(ShipmentLine.shipment_id.in_(planned)))
+    session.execute(delete(Shipment).where(Shipment.decision_id.in_(decision_ids)))
+    session.execute(delete(RoutingDecision).where(RoutingDecision.id.in_(decision_ids)))
 
 
 def breakers(session: Session) -> dict[str, WarehouseBreaker]:

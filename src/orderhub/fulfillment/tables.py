@@ -11,9 +11,9 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -173,15 +173,22 @@ class Rate:
     provinces: dict[str, tuple[int, int]]
     cities: dict[str, tuple[int, int]]
 
-    def cost_fen(self, *, weight_g: int, province: str, city: str, origin_province: str) -> int:
+    def price(self, *, province: str, city: str, origin_province: str) -> tuple[int, int]:
+        """(first weight's price, price per further step) to the destination."""
         if city in self.cities:
-            first, extra = self.cities[city]
-        elif self.same_province is not None and province == origin_province:
-            first, extra = self.same_province
-        else:
-            first, extra = self.provinces.get(province, self.default)
-        steps = -(-max(0, weight_g - self.first_weight_g) // self.step_g)
-        return first + steps * extra
+            return self.cities[city]
+        if self.same_province is not None and province == origin_province:
+            return self.same_province
+        return self.provinces.get(province, self.default)
+
+    def cost_fen(self, *, weight_g: int, province: str, city: str, origin_province: str) -> int:
+        first, extra = self.price(province=province, city=city, origin_province=origin_province)
+        return first + steps_beyond(weight_g, self.first_weight_g, self.step_g) * extra
+
+
+def steps_beyond(weight_g: int, first_weight_g: int, step_g: int) -> int:
+    """Started weight steps beyond the first weight (续重步数)."""
+    return -(-max(0, weight_g - first_weight_g) // step_g)
 
 
 @dataclass(frozen=True)
@@ -197,12 +204,12 @@ class CarrierRule:
     exclude: frozenset[str]
     only: frozenset[str]
 
-    def applies(self, *, province: str, city: str, weight_g: int, cod: bool, warehouse: str, warehouse_kind: str,
-                channel: str) -> bool:
+    def applies_to_route(self, *, province: str, city: str, cod: bool, warehouse: str, warehouse_kind: str,
+                         channel: str) -> bool:
+        """Every condition but the weight holds (`weight_over_g` is left to each parcel: see `Offer.bars`)."""
         return not (
             (self.provinces and province not in self.provinces)
             or (self.cities and city not in self.cities)
-            or (self.weight_over_g is not None and weight_g <= self.weight_over_g)
             or (self.cod is not None and cod != self.cod)
             or (self.warehouse_kinds and warehouse_kind not in self.warehouse_kinds)
             or (self.warehouses and warehouse not in self.warehouses)
@@ -221,6 +228,40 @@ class BreakerPolicy:
     open_for: timedelta = timedelta(hours=2)
 
 
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One carrier on one route (warehouse → destination, cash on delivery or not, channel), whatever the
+    parcel weighs: what is left to work out per parcel is the price of its weight and the weight rules."""
+
+    carrier: str
+    eta_hours: int | None  # None: the carrier does not collect at the warehouse
+    first_fen: int
+    extra_fen: int
+    first_weight_g: int
+    step_g: int
+    # The rules that forbid the carrier on this route, in file order, with the weight above which each
+    # applies (None: any weight). The first that applies to a parcel is the one that bars it.
+    bars: tuple[tuple[str, int | None], ...]
+    # What the bars come to: barred whatever the weight, or above this weight (None: no limit).
+    always_barred: bool
+    max_weight_g: int | None
+
+    def cost_fen(self, weight_g: int) -> int:
+        return self.first_fen + steps_beyond(weight_g, self.first_weight_g, self.step_g) * self.extra_fen
+
+    def barred_by(self, weight_g: int) -> str | None:
+        """The name of the rule that bars a parcel of this weight, if one does."""
+        return next((name for name, over in self.bars if over is None or weight_g > over), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Offers:
+    """Every declared carrier on one route, in declaration order, and those collecting there, fastest first."""
+
+    declared: tuple[Offer, ...]
+    by_speed: tuple[Offer, ...]
+
+
 @dataclass(frozen=True)
 class RoutingTables:
     carriers: dict[str, Carrier]
@@ -235,10 +276,68 @@ class RoutingTables:
     # Which file and which content decided: stored with every decision.
     source: str
     fingerprint: str
+    # The offers of each route asked for so far: they depend on the tables alone, which never change.
+    _offers: dict[tuple[str, str, str, str, str, bool, str], Offers] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def lanes_from(self, warehouse: str) -> dict[str, Lane]:
         """The carriers that collect at `warehouse`; a warehouse the file does not list gets the default row."""
         return self.eta.get(warehouse, self.eta_default)
+
+    def offers(self, warehouse: str, warehouse_kind: str, origin_province: str, province: str, city: str, cod: bool,
+               channel: str) -> Offers:
+        """The carriers from `warehouse` (of that kind, in that province) to the destination (memoised).
+
+        A city, warehouse or channel no table or rule names is looked up as "any other", so the memo
+        grows with the tables, not with the addresses routed.
+        """
+        named = self._named
+        key = (warehouse if warehouse in named.warehouses else "", warehouse_kind, origin_province, province,
+               city if city in named.cities else "", cod, channel if channel in named.channels else "")
+        found = self._offers.get(key)
+        if found is None:
+            found = self._offers[key] = self._offers_on(warehouse, warehouse_kind, origin_province, province, city,
+                                                        cod, channel)
+        return found
+
+    def _offers_on(self, warehouse: str, warehouse_kind: str, origin_province: str, province: str, city: str,
+                   cod: bool, channel: str) -> Offers:
+        lanes = self.lanes_from(warehouse)
+        applying = [rule for rule in self.rules
+                    if rule.applies_to_route(province=province, city=city, cod=cod, warehouse=warehouse,
+                                             warehouse_kind=warehouse_kind, channel=channel)]
+        declared = []
+        for code in self.carriers:
+            lane = lanes.get(code)
+            rate = self.rates[code]
+            first, extra = rate.price(province=province, city=city, origin_province=origin_province)
+            eta = lane.hours(province=province, city=city, origin_province=origin_province) if lane else None
+            bars = tuple((rule.name, rule.weight_over_g) for rule in applying if rule.forbids(code))
+            limits = [over for _, over in bars if over is not None]
+            declared.append(Offer(code, eta, first, extra, rate.first_weight_g, rate.step_g, bars,
+                                  always_barred=any(over is None for _, over in bars),
+                                  max_weight_g=min(limits) if limits else None))
+        by_speed = sorted((offer for offer in declared if offer.eta_hours is not None),
+                          key=lambda offer: (offer.eta_hours, offer.carrier))
+        return Offers(tuple(declared), tuple(by_speed))
+
+    @cached_property
+    def _named(self) -> _Named:
+        """The cities, warehouses and channels the tables name: every other one is routed alike."""
+        cities = {city for rows in (*self.eta.values(), self.eta_default) for lane in rows.values()
+                  for city in lane.cities}
+        cities |= {city for rate in self.rates.values() for city in rate.cities}
+        cities |= {city for rule in self.rules for city in rule.cities}
+        warehouses = set(self.eta) | {code for rule in self.rules for code in rule.warehouses}
+        return _Named(frozenset(cities), frozenset(warehouses),
+                      frozenset(channel for rule in self.rules for channel in rule.channels))
+
+
+@dataclass(frozen=True)
+class _Named:
+    cities: frozenset[str]
+    warehouses: frozenset[str]
+    channels: frozenset[str]
 
 
 # ---------------------------------------------------------------------------------------------

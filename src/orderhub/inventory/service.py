@@ -765,20 +765,9 @@ def warehouse_stock(session: Session, *, sku_codes: Iterable[str], lock: bool = 
     """Per stock SKU code, per warehouse code: units free to assign there (on hand − reserved there).
 
     With `lock`, the rows stay locked until the caller's transaction ends, so assignments made from
-    what was read here cannot find the units gone (routing a batch).
+    what was read here cannot find the units gone.
     """
-    ids = {sku_id: code for code, sku_id in _stock_ids(session, sku_codes).items()}
-    if not ids:
-        return {}
-    query = (select(WarehouseStock.sku_id, Warehouse.code, WarehouseStock.on_hand - WarehouseStock.reserved)
-             .join(Warehouse, Warehouse.id == WarehouseStock.warehouse_id)
-             .where(one_of(session, WarehouseStock.sku_id, list(ids))))
-    if lock:
-        query = query.order_by(WarehouseStock.sku_id, WarehouseStock.warehouse_id).with_for_update(of=WarehouseStock)
-    found: dict[str, dict[str, int]] = {}
-    for sku_id, warehouse, free in session.execute(query):
-        found.setdefault(ids[sku_id], {})[warehouse] = free
-    return found
+    return ReservationAssigner(session, sku_codes=sku_codes).free(lock=lock)
 
 
 def _stock_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
@@ -792,72 +781,136 @@ Allocation = tuple[str, str, int]  # (stock SKU code, warehouse code, qty)
 
 def assign_reservation(session: Session, *, order_id: int, allocations: Iterable[Allocation],
                        at: datetime, actor: Actor) -> None:
-    """Move the order's central reservation onto warehouses; see `assign_reservations`."""
+    """Move the order's central reservation onto warehouses; see `ReservationAssigner.assign`."""
     assign_reservations(session, [(order_id, list(allocations))], at=at, actor=actor)
 
 
 def assign_reservations(session: Session, plans: Sequence[tuple[int, Sequence[Allocation]]], *, at: datetime,
                         actor: Actor) -> None:
-    """Move orders' central reservations onto the warehouses routing chose, all in a few statements.
+    """Move orders' central reservations onto warehouses; see `ReservationAssigner.assign`."""
+    codes = {sku for _, allocations in plans for sku, _, qty in allocations if qty > 0}
+    ReservationAssigner(session, sku_codes=codes).assign(plans, at=at, actor=actor)
 
-    Raises InsufficientStock when a warehouse no longer has the units free (another order took them
-    since routing read the stock without `lock`), or when an order does not hold what it asks to assign.
 
-    Rows are read and written as plain rows, not ORM objects: a batch touches hundreds, and loading,
-    tracking and committing them as objects cost more than the statements. Pending ORM changes are
-    flushed first; every ORM reader of these tables loads with `populate_existing`, so none works on
-    values these statements changed.
+class ReservationAssigner:
+    """Routing's use of warehouse stock for a batch of orders: the units free at each warehouse, which it
+    decides from, and the assignment of the orders' central reservations to the warehouses it chose.
+
+    The SKUs and warehouses are looked up once for both. Rows are read and written as plain rows, not
+    ORM objects: a batch touches hundreds, and loading, tracking and committing them as objects cost
+    more than the statements. Pending ORM changes are flushed first; every ORM reader of these tables
+    loads with `populate_existing`, so none works on values these statements changed.
     """
-    wanted = {order_id: [(sku, site, qty) for sku, site, qty in allocations if qty > 0]
-              for order_id, allocations in plans}
-    codes = {sku for chosen in wanted.values() for sku, _, _ in chosen}
-    if not codes:
+
+    def __init__(self, session: Session, *, sku_codes: Iterable[str]) -> None:
+        self.session = session
+        self.skus = _stock_ids(session, sku_codes)
+        self.sites: dict[str, int] = {code: site_id for code, site_id in
+                                      session.execute(select(Warehouse.code, Warehouse.id))}
+
+    def free(self, *, lock: bool) -> dict[str, dict[str, int]]:
+        """Per SKU code, per warehouse code: units free to assign there (on hand − reserved there).
+
+        With `lock`, the rows are locked in (SKU id, warehouse id) order until the transaction ends.
+        Without, nothing waits for them: `assign` checks again, under lock, what it takes.
+        """
+        codes = {sku_id: code for code, sku_id in self.skus.items()}
+        if not codes:
+            return {}
+        sites = {site_id: code for code, site_id in self.sites.items()}
+        W = WarehouseStock
+        query = select(W.sku_id, W.warehouse_id, W.on_hand - W.reserved).where(one_of(self.session, W.sku_id,
+                                                                                       list(codes)))
+        if lock:
+            query = query.order_by(W.sku_id, W.warehouse_id).with_for_update()
+        found: dict[str, dict[str, int]] = {}
+        for sku_id, site_id, units in self.session.execute(query):
+            found.setdefault(codes[sku_id], {})[sites[site_id]] = units
+        return found
+
+    def assign(self, plans: Sequence[tuple[int, Sequence[Allocation]]], *, at: datetime, actor: Actor) -> None:
+        """Move each order's central reservation onto the warehouses of its plan, in a few statements.
+
+        Raises InsufficientStock, before writing anything, when a warehouse does not have the units
+        free (another transaction took them since `free` was read without lock), or when an order does
+        not hold what it asks to assign. The stock rows are locked first (again, if `free` locked
+        them), in (SKU id, warehouse id) order as every stock movement locks them, until the commit.
+        """
+        session = self.session
+        wanted = {order_id: [(sku, site, qty) for sku, site, qty in allocations if qty > 0]
+                  for order_id, allocations in plans}
+        if not any(wanted.values()):
+            return
+        session.flush()
+        skus, sites = self.skus, self.sites
+        for sku, site, _ in (allocation for chosen in wanted.values() for allocation in chosen):
+            if sku not in skus:
+                if catalog.stock_units(session, [sku]):
+                    raise BundleHoldsNoStock(sku)
+                raise UnknownSku(f"unknown SKU {sku} / 商品编码 {sku} 不存在")
+            if site not in sites:
+                raise UnknownWarehouse(site)
+        held = _central_rows(session, [order_id for order_id, chosen in wanted.items() if chosen])
+        lacking = [Shortage(sku, qty, have) for order_id, chosen in wanted.items()
+                   for sku, qty in _sum_by_sku(chosen).items()
+                   if (have := sum(row.qty for row in held.get(order_id, {}).get(skus[sku], []))) < qty]
+        if lacking:
+            raise InsufficientStock(lacking)
+        free = _free_places(session, {(skus[sku], sites[site]) for chosen in wanted.values()
+                                      for sku, site, _ in chosen})
+        movement = _Movement(actor, at, "分仓占用")
+        split = _Split(at)
+        taken: dict[tuple[int, int], int] = {}
+        short = []
+        for order_id, chosen in wanted.items():
+            for sku, site, qty in sorted(chosen):
+                key = (skus[sku], sites[site])
+                if free.get(key, 0) < qty:
+                    short.append(Shortage(sku, qty, max(0, free.get(key, 0)), site))
+                    continue
+                free[key] -= qty
+                taken[key] = taken.get(key, 0) + qty
+                rows = held[order_id][skus[sku]]
+                movement.add(MovementKind.ASSIGN, skus[sku], sites[site], reserved=qty, reference=rows[0].reference)
+                split.give(rows, qty, sites[site])
+        if short:
+            raise InsufficientStock(short)
+        split.write(session)
+        movement.write(session)
+        _add_reserved(session, taken)
+
+
+# PostgreSQL: many rows changed by one statement over arrays, not one statement per row.
+_ADD_RESERVED = """
+    UPDATE warehouse_stock AS w SET reserved = w.reserved + p.taken
+    FROM unnest(%(skus)s::bigint[], %(sites)s::bigint[], %(taken)s::integer[]) AS p(sku_id, warehouse_id, taken)
+    WHERE w.sku_id = p.sku_id AND w.warehouse_id = p.warehouse_id
+"""
+_GIVE_ROWS = """
+    UPDATE stock_reservation AS r SET qty = p.qty, warehouse_id = p.warehouse_id, updated_at = %(at)s
+    FROM unnest(%(ids)s::bigint[], %(qtys)s::integer[], %(sites)s::bigint[]) AS p(id, qty, warehouse_id)
+    WHERE r.id = p.id
+"""
+
+
+def _add_reserved(session: Session, taken: dict[tuple[int, int], int]) -> None:
+    """Raise `reserved` at (SKU id, warehouse id) places, whose rows the caller has locked."""
+    if not taken:
         return
-    session.flush()
-    skus = _stock_ids(session, codes)
-    sites: dict[str, int] = {code: site_id for code, site_id in session.execute(select(Warehouse.code, Warehouse.id))}
-    for sku, site, _ in (allocation for chosen in wanted.values() for allocation in chosen):
-        if sku not in skus:
-            if catalog.stock_units(session, [sku]):
-                raise BundleHoldsNoStock(sku)
-            raise UnknownSku(f"unknown SKU {sku} / 商品编码 {sku} 不存在")
-        if site not in sites:
-            raise UnknownWarehouse(site)
-    held = _central_rows(session, [order_id for order_id, chosen in wanted.items() if chosen])
-    lacking = [Shortage(sku, qty, have) for order_id, chosen in wanted.items()
-               for sku, qty in _sum_by_sku(chosen).items()
-               if (have := sum(row.qty for row in held.get(order_id, {}).get(skus[sku], []))) < qty]
-    if lacking:
-        raise InsufficientStock(lacking)
-    free = _free_places(session, {(skus[sku], sites[site]) for chosen in wanted.values() for sku, site, _ in chosen})
-    movement = _Movement(actor, at, "分仓占用")
-    split = _Split(at)
-    taken: dict[tuple[int, int], int] = {}
-    short = []
-    for order_id, chosen in wanted.items():
-        for sku, site, qty in sorted(chosen):
-            key = (skus[sku], sites[site])
-            if free.get(key, 0) < qty:
-                short.append(Shortage(sku, qty, max(0, free.get(key, 0)), site))
-                continue
-            free[key] -= qty
-            taken[key] = taken.get(key, 0) + qty
-            rows = held[order_id][skus[sku]]
-            movement.add(MovementKind.ASSIGN, skus[sku], sites[site], reserved=qty, reference=rows[0].reference)
-            split.give(rows, qty, sites[site])
-    if short:
-        raise InsufficientStock(short)
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql(_ADD_RESERVED, {
+            "skus": [sku_id for sku_id, _ in taken], "sites": [site_id for _, site_id in taken],
+            "taken": list(taken.values())})
+        return
     W = WarehouseStock.__table__
     session.execute(update(W).where(W.c.sku_id == bindparam("key_sku"), W.c.warehouse_id == bindparam("key_site"))
                     .values(reserved=W.c.reserved + bindparam("taken")),
                     [{"key_sku": sku, "key_site": site, "taken": qty} for (sku, site), qty in taken.items()])
-    split.write(session)
-    movement.write(session)
 
 
 @dataclass
 class _Held:
-    """A central ACTIVE reservation row as `assign_reservations` reads it; `qty` is what is left to give."""
+    """A central ACTIVE reservation row as `ReservationAssigner.assign` reads it; `qty` is what is left to give."""
 
     id: int
     order_id: int
@@ -927,7 +980,12 @@ class _Split:
 
     def write(self, session: Session) -> None:
         R = Reservation.__table__
-        if self.changes:
+        if self.changes and session.get_bind().dialect.name == "postgresql":
+            changes = list(self.changes.values())
+            session.connection().exec_driver_sql(_GIVE_ROWS, {
+                "ids": [c["row_id"] for c in changes], "qtys": [c["qty"] for c in changes],
+                "sites": [c["warehouse_id"] for c in changes], "at": self.at})
+        elif self.changes:
             session.execute(update(R).where(R.c.id == bindparam("row_id")), list(self.changes.values()))
         add_rows(session, R, self.fresh)
 

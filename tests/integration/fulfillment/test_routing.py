@@ -12,6 +12,7 @@ from orderhub.fulfillment import jobs, service
 from orderhub.fulfillment.errors import OrderNotRoutable, UnknownWarehouse
 from orderhub.fulfillment.model import RoutingDecision, Shipment
 from orderhub.fulfillment.tables import load_tables
+from orderhub.inventory import service as inventory
 from orderhub.orders import service as orders
 from orderhub.orders.model import Order
 from orderhub.orders.status import OrderStatus
@@ -251,3 +252,69 @@ def test_the_dry_run_decides_as_routing_would_and_changes_nothing(runtime: Runti
     assert routing(runtime, order_no).order.status == OrderStatus.APPROVED and not routing(runtime, order_no).decisions
     assert free_stock(runtime, "R-CUP")["R-CUP"] == {"WH-HZ": 5, "WH-GZ": 5}
     assert route(runtime, order_no).parcels[0]["warehouse"] == "WH-HZ"  # what routing then does
+
+
+def test_stock_another_worker_takes_while_a_batch_decides_sends_the_order_elsewhere_never_oversold(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch decides on stock as it stands, then locks it and checks: a unit gone meanwhile is not assigned."""
+    put_stock(runtime, "WH-HZ", R_CUP=1)
+    put_stock(runtime, "WH-GZ", R_CUP=1)
+    first = approved_order(runtime, "杭州")  # decided on WH-HZ's only cup …
+    second = approved_order(runtime, "杭州")
+    with runtime.reading() as session:
+        second_id = orders.get_order(session, second).id
+    read = inventory.ReservationAssigner.free
+
+    def taken_meanwhile(assigner: inventory.ReservationAssigner, *, lock: bool) -> dict[str, dict[str, int]]:
+        if lock:  # … which another worker assigns to the second order before the batch locks the stock
+            inventory.assign_reservation(assigner.session, order_id=second_id, allocations=[("R-CUP", "WH-HZ", 1)],
+                                         at=runtime.clock.now(), actor=STAFF)
+            monkeypatch.setattr(inventory.ReservationAssigner, "free", read)
+        return read(assigner, lock=lock)
+
+    monkeypatch.setattr(inventory.ReservationAssigner, "free", taken_meanwhile)
+    report = service.route_approved_orders(runtime.uow(), tables=TABLES, limit=1)
+
+    assert (report.claimed, report.routed, report.redecided) == (1, 1, 1)
+    found = routing(runtime, first)
+    (row,) = found.decisions  # the first decision, written before the stock was locked, is gone
+    assert [p["warehouse"] for p in row.parcels] == ["WH-GZ"] and verdicts(row)["WH-HZ"] == "short"
+    assert [(s.warehouse_code, s.decision_id, len(s.lines)) for s in found.shipments] == [("WH-GZ", row.id, 1)]
+    assert free_stock(runtime, "R-CUP")["R-CUP"] == {"WH-HZ": 0, "WH-GZ": 0}
+    with runtime.reading() as session:
+        assert inventory.verify(session) == []
+
+
+def test_stock_freed_while_a_batch_decides_is_used_when_it_is_faster(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decision made while a faster warehouse had nothing is made again when that warehouse has the units."""
+    put_stock(runtime, "WH-HZ", R_CUP=1)
+    put_stock(runtime, "WH-GZ", R_CUP=1)
+    first = approved_order(runtime, "杭州")
+    second = approved_order(runtime, "杭州")
+    with runtime.uow() as uow:  # another worker's batch holds WH-HZ's only cup for the second order …
+        second_id = orders.get_order(uow.session, second).id
+        inventory.assign_reservation(uow.session, order_id=second_id, allocations=[("R-CUP", "WH-HZ", 1)],
+                                     at=uow.now(), actor=STAFF)
+        uow.commit()
+    read = inventory.ReservationAssigner.free
+
+    def freed_meanwhile(assigner: inventory.ReservationAssigner, *, lock: bool) -> dict[str, dict[str, int]]:
+        if lock:  # … and gives it back before this batch locks the stock
+            inventory.release_assignment(assigner.session, order_id=second_id, at=runtime.clock.now(), actor=STAFF)
+            monkeypatch.setattr(inventory.ReservationAssigner, "free", read)
+        return read(assigner, lock=lock)
+
+    monkeypatch.setattr(inventory.ReservationAssigner, "free", freed_meanwhile)
+    report = service.route_approved_orders(runtime.uow(), tables=TABLES, limit=1)
+
+    assert (report.claimed, report.routed, report.redecided) == (1, 1, 1)
+    found = routing(runtime, first)
+    (row,) = found.decisions
+    assert [p["warehouse"] for p in row.parcels] == ["WH-HZ"]
+    assert [(s.warehouse_code, s.decision_id) for s in found.shipments] == [("WH-HZ", row.id)]
+    assert [e.payload["parcels"][0]["warehouse"] for e in events(runtime, "fulfillment.order_routed")] == ["WH-HZ"]
+    with runtime.reading() as session:
+        assert inventory.verify(session) == []

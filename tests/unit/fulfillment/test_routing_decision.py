@@ -18,6 +18,7 @@ from orderhub.fulfillment.decision import (
     Unroutable,
     WarehouseVerdict,
     decide,
+    not_reserved,
 )
 from orderhub.fulfillment.tables import RoutingTables, default_tables_path, load_tables
 
@@ -246,7 +247,9 @@ def test_the_reasons_are_plain_json() -> None:
     stock = everywhere()
     stock["SKU-001"]["WH-GZ"] = 0
     reasons = route(request(), stock).reasons_json()
-    assert reasons["province"] == "浙江省" and reasons["weight_g"] == 400
+    # Province, city and weight are the decision's own columns; `reserved` is stored only when it failed.
+    assert set(reasons) == {"warehouses", "shortages", "alternatives", "carriers"}
+    assert not_reserved(route(request(), stock)).reasons_json()["reserved"] is False
     gz = next(w for w in reasons["warehouses"] if w["code"] == "WH-GZ")
     assert gz == {"code": "WH-GZ", "name": "广州云仓", "verdict": "short", "eta_hours": None, "cost_fen": None,
                   "carrier": None, "shortages": [{"sku": "SKU-001", "need": 1, "have": 0}], "carriers": [],

@@ -129,3 +129,35 @@ def test_a_duplicate_key_and_a_missing_file_are_refused(tmp_path: Path) -> None:
         load_tables(path)
     with pytest.raises(RoutingTablesError, match="cannot read the file"):
         load_tables(tmp_path / "missing.yaml")
+
+
+def test_offers_are_worked_out_once_per_route_and_only_what_the_tables_name_tells_routes_apart(
+    tmp_path: Path,
+) -> None:
+    data = edited()
+    data["rules"].append({"name": "京东店铺不发中通", "when": {"channels": ["jd"]}, "exclude": ["ZTO"]})
+    tables = load_tables(write(tmp_path, data))
+
+    def offers(city: str, channel: str = "tmall", warehouse: str = "WH-HZ") -> dict[str, Any]:
+        found = tables.offers(warehouse, "own", "浙江省", "浙江省", city, False, channel)
+        return {offer.carrier: (offer.eta_hours, offer.bars) for offer in found.declared}
+
+    assert offers("杭州市")["SF"][0] == 12 and offers("宁波市")["SF"][0] == 24  # 杭州 has its own SF time
+    assert offers("宁波市", "jd")["ZTO"][1] == (("京东店铺不发中通", None),)
+    assert offers("宁波市", "tmall")["ZTO"][1] == ()
+    # A city, channel or warehouse no table names is routed like any other: one memo entry serves them all.
+    assert tables.offers("WH-NEW", "own", "浙江省", "浙江省", "宁波市", False, "pdd") is tables.offers(
+        "WH-OTHER", "own", "浙江省", "浙江省", "温州市", False, "douyin")
+    assert offers("宁波市", warehouse="WH-NEW")["SF"][0] == 24  # the default row, same province
+
+
+def test_an_offer_names_the_first_rule_that_bars_a_parcel_of_its_weight() -> None:
+    tables = load_tables()
+    remote = tables.offers("WH-HZ", "own", "浙江省", "新疆维吾尔自治区", "乌鲁木齐市", False, "tmall")
+    yunda = next(offer for offer in remote.declared if offer.carrier == "YD")
+    assert yunda.always_barred and yunda.barred_by(500) == "新疆西藏不走圆通、韵达"
+    nearby = tables.offers("WH-HZ", "own", "浙江省", "江苏省", "南京市", False, "tmall")
+    yunda = next(offer for offer in nearby.declared if offer.carrier == "YD")
+    assert (yunda.always_barred, yunda.max_weight_g) == (False, 3000)
+    assert yunda.barred_by(3000) is None and yunda.barred_by(3001) == "超过 3 kg 不走圆通、韵达（协议价只含 3 kg 以内）"
+    assert [offer.eta_hours for offer in nearby.by_speed] == sorted(offer.eta_hours for offer in nearby.by_speed)
