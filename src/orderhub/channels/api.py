@@ -38,11 +38,22 @@ def _committer(request: Request, runtime: Runtime) -> GroupCommitter[push.PushRe
     return committer
 
 
-@router.post("/{channel}/{shop}/push", summary="Receive a platform push (signed by the platform)")
-async def receive_push(channel: str, shop: str, request: Request) -> JSONResponse:
-    # The runtime is read here rather than through RuntimeDep, a plain function FastAPI would hand to its
-    # thread pool on every push; the group committer's thread does the database work.
+# The path's parameters, for the API's documentation: the endpoint reads them from the request itself.
+_PUSH_PARAMETERS = [
+    {"name": name, "in": "path", "required": True, "schema": {"type": "string"}, "description": description}
+    for name, description in (("channel", "channel name, e.g. miniprogram"), ("shop", "the shop's code"))
+]
+
+
+@router.post("/{channel}/{shop}/push", summary="Receive a platform push (signed by the platform)",
+             openapi_extra={"parameters": _PUSH_PARAMETERS})
+async def receive_push(request: Request) -> JSONResponse:
+    # Only the request as a parameter: FastAPI then solves and validates no path parameters on each push
+    # (work the event loop did for every push). The runtime is read here rather than
+    # through RuntimeDep, a plain function FastAPI would hand to its thread pool on every push; the group
+    # committer's thread does the database work.
     runtime = get_runtime(request)
+    channel, shop = request.path_params["channel"], request.path_params["shop"]
     shops.parse_channel(channel)
     body = await request.body()
     result = await _committer(request, runtime).submit(push.PushRequest(channel, shop, request.headers, body))

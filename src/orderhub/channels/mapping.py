@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import orjson
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from orderhub.core.datafile import DataFileError, load_model
@@ -49,8 +50,31 @@ class ChannelMappingError(Exception):
 
 
 def load_json(body: bytes | str) -> Any:
-    """Platform JSON, with every non-integer number as `Decimal` so no amount passes through float."""
-    return json.loads(body, parse_float=Decimal)
+    """Platform JSON, with every non-integer number as `Decimal` so no amount passes through float.
+
+    orjson reads a payload several times faster than `json`, but reads such numbers, and integers past
+    64 bits, as float: a document holding a float anywhere is read again by `json`, with `Decimal`s.
+    What orjson refuses (NaN, lone surrogates, UTF-16) is left to `json` too, which reads it as before.
+    """
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body, parse_float=Decimal)
+    return json.loads(body, parse_float=Decimal) if _holds_float(value) else value
+
+
+def _holds_float(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            pending.extend(item.values())
+        elif kind is list:
+            pending.extend(item)
+        elif kind is float:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -102,9 +103,9 @@ def receive_pushes(
             calls.append(_call(shop.id, now))
             accepted.setdefault(shop.id, (shop, []))[1].extend((index, item) for item in items)
             results.append(PushReceipt())
-        add_rows(session, ChannelCall.__table__, calls)
+        fresh = _record_deliveries(session, calls, [(shop.id, item) for shop, indexed in accepted.values()
+                                                    for _, item in indexed], now)
         for shop, indexed in accepted.values():
-            fresh = _first_deliveries(session, shop.id, [item for _, item in indexed], now)
             full = [(index, item) for index, item in indexed if id(item) in fresh and item.order is not None]
             # The order's text is written only if it becomes a dead letter (`Incoming.text`).
             outcomes = ingest_batch(
@@ -149,40 +150,48 @@ def _connected_shop(
     return ShopRef(shop.id, shop.channel, shop.code, shop.cross_border), shops.credentials_of(shop, box)
 
 
-# The dedup rows of a batch in one statement of fixed text (PostgreSQL): arrays, not one VALUES row per push.
+# A batch's health rows and dedup rows in one statement of fixed text (PostgreSQL): the calls as one JSON
+# document, the deliveries as arrays, not one VALUES row per push. The statement is the batch's first write,
+# and the one that decides which deliveries are new.
 _RECORD_DELIVERIES = text(
+    "WITH calls AS (INSERT INTO channel_call (shop_id, kind, at, ok, error_code, latency_ms) "
+    "SELECT shop_id, kind, at, ok, error_code, latency_ms FROM json_populate_recordset(NULL::channel_call, :calls)) "
     "INSERT INTO inbound_message (shop_id, message_id, received_at, channel_order_id, fetch_pending, fetch_attempts) "
-    "SELECT :shop_id, message_id, :received_at, channel_order_id, fetch_pending, 0 "
-    "FROM unnest(CAST(:message_ids AS varchar[]), CAST(:order_ids AS varchar[]), CAST(:pending AS boolean[])) "
-    "AS delivery (message_id, channel_order_id, fetch_pending) "
-    "ON CONFLICT DO NOTHING RETURNING message_id"
+    "SELECT shop_id, message_id, :received_at, channel_order_id, fetch_pending, 0 "
+    "FROM unnest(CAST(:shop_ids AS bigint[]), CAST(:message_ids AS varchar[]), CAST(:order_ids AS varchar[]), "
+    "CAST(:pending AS boolean[])) AS delivery (shop_id, message_id, channel_order_id, fetch_pending) "
+    "ON CONFLICT DO NOTHING RETURNING shop_id, message_id"
 )
 
 
-def _first_deliveries(session: Session, shop_id: int, items: list[PushItem], now: datetime) -> set[int]:
-    """`id()`s of the items whose delivery id this shop has not seen; recording them is the dedup.
-
-    One INSERT … ON CONFLICT DO NOTHING RETURNING for all of them: the database decides races.
+def _record_deliveries(
+    session: Session, calls: list[dict[str, Any]], deliveries: list[tuple[int, PushItem]], now: datetime
+) -> set[int]:
+    """Record the batch's `channel_call` rows (health) and its deliveries; `id()`s of the items whose delivery
+    id their shop has not seen. Recording them is the dedup: INSERT … ON CONFLICT DO NOTHING RETURNING, so
+    the database decides races.
     """
-    first: dict[str, PushItem] = {}
-    for item in items:
-        first.setdefault(item.message_id[:128], item)
-    if not first:
+    first: dict[tuple[int, str], PushItem] = {}
+    for shop_id, item in deliveries:
+        first.setdefault((shop_id, item.message_id[:128]), item)
+    if not calls and not first:
         return set()
     if session.get_bind().dialect.name == "postgresql":
-        taken = set(session.scalars(_RECORD_DELIVERIES, {
-            "shop_id": shop_id, "received_at": now, "message_ids": list(first),
+        taken = {(shop_id, message_id) for shop_id, message_id in session.connection().execute(_RECORD_DELIVERIES, {
+            "calls": orjson.dumps(calls).decode(), "received_at": now,
+            "shop_ids": [shop_id for shop_id, _ in first], "message_ids": [message_id for _, message_id in first],
             "order_ids": [item.channel_order_id[:64] for item in first.values()],
             "pending": [item.order is None for item in first.values()],
-        }))
+        })}
     else:
+        add_rows(session, ChannelCall.__table__, calls)
         rows: list[dict[str, Any]] = [
             {"shop_id": shop_id, "message_id": message_id, "received_at": now,
              "channel_order_id": item.channel_order_id[:64], "fetch_pending": item.order is None, "fetch_attempts": 0,
              "last_error": None}
-            for message_id, item in first.items()
+            for (shop_id, message_id), item in first.items()
         ]
-        statement = insert_ignoring_conflicts(session, InboundMessage.__table__).returning(
-            InboundMessage.__table__.c.message_id)
-        taken = {row.message_id for row in session.execute(statement, rows)}
-    return {id(item) for message_id, item in first.items() if message_id in taken}
+        table = InboundMessage.__table__
+        statement = insert_ignoring_conflicts(session, table).returning(table.c.shop_id, table.c.message_id)
+        taken = {(shop_id, message_id) for shop_id, message_id in session.execute(statement, rows)} if rows else set()
+    return {id(item) for key, item in first.items() if key in taken}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from orderhub.channels.errors import (
@@ -95,13 +95,19 @@ class SealedCredentials(Protocol):
     api_base_url: str
 
 
+_SHOPS = Shop.__table__
+# Built once: the push path runs it for every batch, and building the statement cost more than running it.
+_CONNECTION_ROW = select(
+    _SHOPS.c.id, _SHOPS.c.channel, _SHOPS.c.code, _SHOPS.c.cross_border, _SHOPS.c.app_key,
+    _SHOPS.c.app_secret_encrypted, _SHOPS.c.access_token_encrypted, _SHOPS.c.api_base_url,
+).where(_SHOPS.c.channel == bindparam("channel"), _SHOPS.c.code == bindparam("code"))
+
+
 def connection_row(session: Session, *, channel: str, code: str) -> Row[Any]:
     """A shop's identity (id, channel, code, cross_border) and sealed credentials as a plain row: what
-    the push path reads for every batch, where building the whole ORM object costs more than the query."""
-    table = Shop.__table__
-    columns = (table.c.id, table.c.channel, table.c.code, table.c.cross_border, table.c.app_key,
-               table.c.app_secret_encrypted, table.c.access_token_encrypted, table.c.api_base_url)
-    row = session.execute(select(*columns).where(table.c.channel == channel, table.c.code == code)).one_or_none()
+    the push path reads for every batch, where building the whole ORM object costs more than the query
+    (a Core statement on the session's connection: no ORM objects, so none of its execution path)."""
+    row = session.connection().execute(_CONNECTION_ROW, {"channel": channel, "code": code}).one_or_none()
     if row is None:
         raise ShopNotFound(f"no shop {code!r} on channel {channel!r} / 渠道 {channel} 下没有店铺 {code}")
     return row

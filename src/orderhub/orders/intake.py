@@ -28,7 +28,15 @@ from orderhub.aftersales import service as aftersales
 from orderhub.catalog import service as catalog
 from orderhub.channels import service as channels
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, add_rows, insert_json_rows, insert_new_rows, one_of, read_session
+from orderhub.core.db import (
+    UnitOfWork,
+    add_json_rows,
+    add_rows,
+    insert_json_rows,
+    insert_new_rows,
+    one_of,
+    read_session,
+)
 from orderhub.core.ids import new_order_no, new_order_nos
 from orderhub.core.money import fen_to_yuan
 from orderhub.core.outbox import OutboxEvent, outbox_row
@@ -62,7 +70,8 @@ DRIFT_WINDOW = timedelta(hours=2)
 # channel a few draws collide, and each round removes most of them. Past this, something is wrong.
 ORDER_NO_ROUNDS = 100
 # Up to this many new orders (a batch of pushes) go in one statement as one JSON document: one round
-# trip where the staging table takes four. For more, COPY into the staging table costs PostgreSQL less.
+# trip where the staging table takes four; their lines, timeline and outbox rows in one more. For more,
+# COPY (into the staging table for orders) costs PostgreSQL less.
 FEW_ORDERS = 32
 
 
@@ -259,7 +268,7 @@ def _order_ids(session: Session, shop: ShopRef, keys: Sequence[str], *, lock: bo
     if session.get_bind().dialect.name == "postgresql":
         statement = _LOCK_HELD if lock else _HELD
         params = {"keys": sorted(set(keys)), "channel": shop.channel, "shop_id": shop.id}
-        return {key: order_id for key, order_id in session.execute(statement, params)}
+        return {key: order_id for key, order_id in session.connection().execute(statement, params)}
     orders = Order.__table__
     query = select(orders.c.channel_order_id, orders.c.id).where(
         orders.c.channel == shop.channel, orders.c.shop_id == shop.id, orders.c.channel_order_id.in_(keys))
@@ -355,12 +364,12 @@ def _insert_new(
         if status is OrderStatus.ON_HOLD:
             event_rows.append(_event_row(order_id, "transition", at, actor, created_status, status, hold_reason))
             outbox_rows.append(outbox_row("order.held", order_no, at, {"order_no": order_no, "reason": hold_reason}))
-    for table, rows in (
-        (OrderLine.__table__, line_rows),
-        (OrderEvent.__table__, event_rows),
-        (OutboxEvent.__table__, outbox_rows),
-    ):
-        add_rows(session, table, rows)
+    added = ((OrderLine.__table__, line_rows), (OrderEvent.__table__, event_rows), (OutboxEvent.__table__, outbox_rows))
+    if len(inserted) <= FEW_ORDERS:
+        add_json_rows(session, added)
+    else:
+        for table, rows in added:
+            add_rows(session, table, rows)
     stock.enter(session, demands, at=at, actor=actor)
     return set(inserted)
 

@@ -321,3 +321,29 @@ def test_a_mapping_naming_parcel_lines_by_id_must_map_the_line_id(tmp_path: Path
     with pytest.raises(MappingFileError) as refused:
         load_mapping("douyin", tmp_path)
     assert "map the lines' `id`" in "\n".join(refused.value.problems)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"payment": 149.8}', {"payment": Decimal("149.8")}),
+        ('{"lines": [{"price": 1}, {"price": 2.50}]}', {"lines": [{"price": 1}, {"price": Decimal("2.50")}]}),
+        ("12.5", Decimal("12.5")),
+        ('{"tid": 4123456789012345678}', {"tid": 4123456789012345678}),
+        ('{"tid": 18446744073709551616}', {"tid": 18446744073709551616}),
+        ('{"id": 123456789012345678901234567890}', {"id": 123456789012345678901234567890}),
+        ('{"amount": 1e400}', {"amount": Decimal("1e400")}),
+        ('{"name": "\\u5f20\\u4e09", "memo": "\\ud800"}', {"name": "张三", "memo": "\ud800"}),
+    ],
+)
+def test_json_numbers_come_back_exact_never_as_float(body: str, expected: Any) -> None:
+    for given in (body, body.encode()):
+        value = load_json(given)
+        assert value == expected
+        assert repr(value) == repr(expected)  # Decimal("2.50") stays 2.50, an int stays an int
+
+
+@pytest.mark.parametrize("body", ["{", "", '{"a": }', b"\xff"])
+def test_what_is_not_json_raises_a_value_error(body: str | bytes) -> None:
+    with pytest.raises(ValueError):
+        load_json(body)

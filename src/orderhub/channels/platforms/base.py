@@ -9,15 +9,15 @@ amount and no id above 2^53 ever passes through float.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
+
+from orderhub.channels.mapping import load_json
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 BEIJING_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -175,7 +175,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 def read_json(response: httpx.Response) -> Any:
     """The body as JSON with decimals as `Decimal`; a garbled body is a retryable platform failure."""
     try:
-        return json.loads(response.text, parse_float=Decimal)
+        return load_json(response.text)
     except ValueError as exc:
         raise PlatformError("bad_response", f"HTTP {response.status_code}: not JSON: {response.text[:120]!r}",
                             retryable=True, status=response.status_code) from exc
@@ -184,7 +184,7 @@ def read_json(response: httpx.Response) -> Any:
 def load_push_json(body: bytes | str) -> Any:
     """A (verified) push body as JSON, decimals as `Decimal`."""
     try:
-        return json.loads(body, parse_float=Decimal)
+        return load_json(body)
     except ValueError as exc:
         raise MalformedPush(f"push body is not JSON: {exc}") from exc
 
