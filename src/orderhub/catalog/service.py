@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from orderhub.catalog.errors import DuplicateSku, InvalidBundle, SkuNotFound, UnknownSku
 from orderhub.catalog.model import PlatformSkuMapping, Sku, SkuComponent
-from orderhub.core.db import UnitOfWork, one_of
+from orderhub.core.db import UnitOfWork, one_of, psycopg_connection
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,11 @@ def bundle_components(session: Session, bundle_ids: Collection[int]) -> dict[int
     return found
 
 
-# Order entry asks this for every order: built once, and run on the session's connection after a
-# flush (what the ORM's execution would do, for half as much again).
+# Order entry asks this for every order: built once; on PostgreSQL straight through psycopg
+# (`psycopg_connection`), a third of what SQLAlchemy's execution of it costs.
 _ACTIVE_SKUS = select(Sku.id, Sku.code, Sku.is_bundle).where(
     Sku.code.in_(bindparam("codes", expanding=True)), Sku.active.is_(True))
+_ACTIVE_SKUS_SQL = "SELECT id, code, is_bundle FROM sku WHERE code = ANY(%s) AND active"
 
 
 def stock_units(session: Session, codes: Iterable[str]) -> dict[str, list[StockUnit]]:
@@ -124,8 +125,10 @@ def stock_units(session: Session, codes: Iterable[str]) -> dict[str, list[StockU
     wanted = set(codes)
     if not wanted:
         return {}
-    session.flush()
-    rows = session.connection().execute(_ACTIVE_SKUS, {"codes": list(wanted)}).all()
+    if session.get_bind().dialect.name == "postgresql":
+        rows = psycopg_connection(session).execute(_ACTIVE_SKUS_SQL, (list(wanted),)).fetchall()
+    else:
+        rows = session.execute(_ACTIVE_SKUS, {"codes": list(wanted)}).all()
     units = {code: [StockUnit(sku_id, code, 1)] for sku_id, code, is_bundle in rows if not is_bundle}
     bundles = {sku_id: code for sku_id, code, is_bundle in rows if is_bundle}
     if bundles:

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 import orjson
+import psycopg
 import simplejson
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
@@ -324,6 +325,15 @@ def update_rows(session: Session, changes: Sequence[tuple[Base, dict[str, Any]]]
             set_committed_value(row, version, getattr(row, version) + 1)
 
 
+def psycopg_connection(session: Session) -> psycopg.Connection[Any]:
+    """The session's own psycopg connection, in its transaction (PostgreSQL), after a flush so that no
+    pending change is overtaken: for statements run for every order, where SQLAlchemy's execution
+    (statement cache, parameter and result wrapping) costs several times psycopg's own."""
+    session.flush()
+    connection: psycopg.Connection[Any] = session.connection().connection.driver_connection
+    return connection
+
+
 def one_of(session: Session, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
     """`column IN values`; on PostgreSQL as `= ANY(array)`: one parameter, not one per value."""
     if session.get_bind().dialect.name == "postgresql":
@@ -377,11 +387,10 @@ class UnitOfWork:
         session = self.session
         if session.get_bind().dialect.name != "postgresql":
             raise RuntimeError("commit_with sends psycopg statements: PostgreSQL only")
-        session.flush()
-        connection = session.connection().connection.driver_connection
-        with connection.pipeline():
+        connection = psycopg_connection(session)
+        with connection.pipeline():  # one Sync, as the block ends, for the statement and the COMMIT
             cursor = connection.execute(sql, params)
-            connection.commit()
+            connection.execute("COMMIT")
         row = cursor.fetchone()
         session.commit()  # the database has committed; this ends the session's side of the transaction
         return row

@@ -26,7 +26,7 @@ from orderhub.catalog import service as catalog
 from orderhub.catalog.errors import SkuNotFound, UnknownSku
 from orderhub.catalog.model import Sku
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, add_rows, insert_ignoring_conflicts, one_of
+from orderhub.core.db import UnitOfWork, add_rows, insert_ignoring_conflicts, one_of, psycopg_connection
 from orderhub.core.outbox import add_event
 from orderhub.inventory.errors import (
     BundleHoldsNoStock,
@@ -483,8 +483,7 @@ def reserve_new(session: Session, demands: Sequence[Demand], *, at: datetime,
     needs, codes = _needs(session, demands)
     one = _one_stock_line(session, demands, needs, codes)
     if one is not None:
-        session.flush()  # pending stock changes go first: this statement must not overtake them
-        found = session.connection().connection.driver_connection.execute(_TAKE_ONE, one.params(at, actor))
+        found = psycopg_connection(session).execute(_TAKE_ONE, one.params(at, actor))
         return {one.demand.order_id: one.shortages(found.fetchone())}
     return _reserve_locked(session, demands, {}, {d.order_id: need for d, need in zip(demands, needs, strict=True)},
                            codes, at, actor)
