@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from orderhub.core.clock import FixedClock
 from orderhub.fulfillment import jobs, service
@@ -254,6 +256,19 @@ def test_the_dry_run_decides_as_routing_would_and_changes_nothing(runtime: Runti
     assert route(runtime, order_no).parcels[0]["warehouse"] == "WH-HZ"  # what routing then does
 
 
+def before_the_stock_is_locked(monkeypatch: pytest.MonkeyPatch, move: Callable[[Session], object]) -> None:
+    """Another worker's `move`, made once, in the batch's transaction, just before the batch locks its stock."""
+    read = inventory.ReservationAssigner.free
+
+    def moved_first(assigner: inventory.ReservationAssigner, *, lock: bool) -> dict[str, dict[str, int]]:
+        if lock:
+            move(assigner.session)
+            monkeypatch.setattr(inventory.ReservationAssigner, "free", read)
+        return read(assigner, lock=lock)
+
+    monkeypatch.setattr(inventory.ReservationAssigner, "free", moved_first)
+
+
 def test_stock_another_worker_takes_while_a_batch_decides_sends_the_order_elsewhere_never_oversold(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -264,16 +279,9 @@ def test_stock_another_worker_takes_while_a_batch_decides_sends_the_order_elsewh
     second = approved_order(runtime, "杭州")
     with runtime.reading() as session:
         second_id = orders.get_order(session, second).id
-    read = inventory.ReservationAssigner.free
-
-    def taken_meanwhile(assigner: inventory.ReservationAssigner, *, lock: bool) -> dict[str, dict[str, int]]:
-        if lock:  # … which another worker assigns to the second order before the batch locks the stock
-            inventory.assign_reservation(assigner.session, order_id=second_id, allocations=[("R-CUP", "WH-HZ", 1)],
-                                         at=runtime.clock.now(), actor=STAFF)
-            monkeypatch.setattr(inventory.ReservationAssigner, "free", read)
-        return read(assigner, lock=lock)
-
-    monkeypatch.setattr(inventory.ReservationAssigner, "free", taken_meanwhile)
+    # … which another worker assigns to the second order before the batch locks the stock
+    before_the_stock_is_locked(monkeypatch, lambda session: inventory.assign_reservation(
+        session, order_id=second_id, allocations=[("R-CUP", "WH-HZ", 1)], at=runtime.clock.now(), actor=STAFF))
     report = service.route_approved_orders(runtime.uow(), tables=TABLES, limit=1)
 
     assert (report.claimed, report.routed, report.redecided) == (1, 1, 1)
@@ -299,15 +307,9 @@ def test_stock_freed_while_a_batch_decides_is_used_when_it_is_faster(
         inventory.assign_reservation(uow.session, order_id=second_id, allocations=[("R-CUP", "WH-HZ", 1)],
                                      at=uow.now(), actor=STAFF)
         uow.commit()
-    read = inventory.ReservationAssigner.free
-
-    def freed_meanwhile(assigner: inventory.ReservationAssigner, *, lock: bool) -> dict[str, dict[str, int]]:
-        if lock:  # … and gives it back before this batch locks the stock
-            inventory.release_assignment(assigner.session, order_id=second_id, at=runtime.clock.now(), actor=STAFF)
-            monkeypatch.setattr(inventory.ReservationAssigner, "free", read)
-        return read(assigner, lock=lock)
-
-    monkeypatch.setattr(inventory.ReservationAssigner, "free", freed_meanwhile)
+    # … and gives it back before this batch locks the stock
+    before_the_stock_is_locked(monkeypatch, lambda session: inventory.release_assignment(
+        session, order_id=second_id, at=runtime.clock.now(), actor=STAFF))
     report = service.route_approved_orders(runtime.uow(), tables=TABLES, limit=1)
 
     assert (report.claimed, report.routed, report.redecided) == (1, 1, 1)
