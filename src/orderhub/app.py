@@ -42,8 +42,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(InputGuardMiddleware, max_bytes=runtime.settings.max_body_bytes,
                        upload_paths=PHOTO_UPLOAD_PATH,
                        upload_max_bytes=runtime.settings.photo_max_bytes + UPLOAD_OVERHEAD_BYTES)
+    app.include_router(channels_router)  # first: platform pushes are the busiest path to match
     app.include_router(orders_router)
-    app.include_router(channels_router)
     app.include_router(writebacks_router)
     app.include_router(inventory_router)
     app.include_router(fulfillment_router)

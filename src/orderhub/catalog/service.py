@@ -188,6 +188,17 @@ def map_platform_sku(uow: UnitOfWork, *, channel: str, platform_sku: str, sku_co
         return mapping
 
 
+# Both look-ups in one statement, built once: intake resolves every batch of orders (pushes of a few),
+# and building the statement each time cost more than running it.
+_RESOLVE = union_all(
+    select(literal(True).label("mapped"), PlatformSkuMapping.platform_sku, PlatformSkuMapping.sku_code).where(
+        PlatformSkuMapping.channel == bindparam("channel"),
+        PlatformSkuMapping.platform_sku.in_(bindparam("platform_skus", expanding=True))),
+    select(literal(False).label("mapped"), Sku.code, Sku.code.label("sku_code")).where(
+        Sku.code.in_(bindparam("codes", expanding=True)), Sku.active.is_(True)),
+)
+
+
 def resolve_platform_skus(
     session: Session, channel: str, lines: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], str]:
@@ -199,19 +210,12 @@ def resolve_platform_skus(
     pairs = set(lines)
     platform_skus = {platform_sku for _, platform_sku in pairs if platform_sku}
     codes = {code for code, _ in pairs if code}
-    # Both look-ups in one statement, codes only: intake resolves every batch of orders (pushes of a few).
-    queries = []
-    if platform_skus:
-        mapping = PlatformSkuMapping
-        queries.append(select(literal(True).label("mapped"), mapping.platform_sku, mapping.sku_code)
-                       .where(mapping.channel == channel, one_of(session, mapping.platform_sku, platform_skus)))
-    if codes:
-        queries.append(select(literal(False).label("mapped"), Sku.code, Sku.code.label("sku_code"))
-                       .where(one_of(session, Sku.code, codes), Sku.active.is_(True)))
     mapped: dict[str, str] = {}
     known: set[str] = set()
-    if queries:
-        for is_mapping, code, sku_code in session.execute(union_all(*queries) if len(queries) > 1 else queries[0]):
+    if platform_skus or codes:
+        found = session.execute(_RESOLVE, {"channel": channel, "platform_skus": list(platform_skus),
+                                           "codes": list(codes)})
+        for is_mapping, code, sku_code in found:
             if is_mapping:
                 mapped[code] = sku_code
             else:
