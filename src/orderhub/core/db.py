@@ -228,13 +228,16 @@ def insert_json_rows(session: Session, table: Table, rows: list[dict[str, Any]],
     """
     if not rows:
         return []
-    columns = tuple(rows[0])
-    json_columns = [name for name in columns if isinstance(table.c[name].type.dialect_impl(_PG), JSON)]
+    statement = _json_insert_sql(table.name, tuple(rows[0]), tuple(returning))
+    return [tuple(row) for row in session.connection().exec_driver_sql(statement, (_rows_document(table, rows),))]
+
+
+def _rows_document(table: Table, rows: list[dict[str, Any]]) -> str:
+    """Rows (same keys each) as one JSON document for `json_populate_recordset`."""
+    json_columns = [name for name in rows[0] if isinstance(table.c[name].type.dialect_impl(_PG), JSON)]
     if json_columns:
         rows = [row | {name: _json_fragment(row[name]) for name in json_columns} for row in rows]
-    document = orjson.dumps(rows, default=_exact_decimal).decode()
-    statement = _json_insert_sql(table.name, columns, tuple(returning))
-    return [tuple(row) for row in session.connection().exec_driver_sql(statement, (document,))]
+    return orjson.dumps(rows, default=_exact_decimal).decode()
 
 
 def _json_fragment(value: Any) -> Any:
@@ -266,14 +269,9 @@ def add_json_rows(session: Session, batches: Sequence[tuple[Table, list[dict[str
         for table, rows in batches:
             session.execute(insert(table), rows)
         return
-    documents = []
-    for table, rows in batches:
-        json_columns = [name for name in rows[0] if isinstance(table.c[name].type.dialect_impl(_PG), JSON)]
-        if json_columns:
-            rows = [row | {name: _json_fragment(row[name]) for name in json_columns} for row in rows]
-        documents.append(orjson.dumps(rows, default=_exact_decimal).decode())
+    documents = tuple(_rows_document(table, rows) for table, rows in batches)
     statement = _json_add_sql(tuple((table.name, tuple(rows[0])) for table, rows in batches))
-    session.connection().exec_driver_sql(statement, tuple(documents))
+    session.connection().exec_driver_sql(statement, documents)
 
 
 @cache
