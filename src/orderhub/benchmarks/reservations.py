@@ -4,8 +4,9 @@ Both run on the same PostgreSQL database in the same run, with the same number o
 connection each) and the same attempts, more than there are units: the figure is attempts per
 second, and the end state proves nothing was oversold. The raw baseline is one autocommit
 `UPDATE … SET available = available - 1 WHERE available >= 1` per attempt and nothing else; a
-reservation also writes its reservation row and ledger row and keeps the SKU's low-stock flag, in
-`inventory.reserve_and_commit`'s one statement that leaves with the COMMIT.
+reservation also writes its reservation row and ledger row and keeps the SKU's low-stock flag:
+`inventory.reserve_and_commit` queues for the SKU (an advisory lock) and sends its statement with
+the COMMIT.
 """
 
 from __future__ import annotations
@@ -175,8 +176,9 @@ def run_reservation_benchmark(settings: Settings, *, clients: int, processes: in
         f"{ours.attempts:,} attempts of one unit each (more than the units)",
         f"- raw guarded `UPDATE … WHERE available >= 1` (autocommit): **{raw.rate:,.0f} attempts/s**, "
         f"{raw.successes:,} succeeded",
-        f"- `inventory.reserve_and_commit` (reservation and ledger rows, low-stock flag; a transaction each, its "
-        f"statement sent with the COMMIT): **{ours.rate:,.0f} attempts/s**, "
+        f"- `inventory.reserve_and_commit` (reservation and ledger rows, low-stock flag; a transaction each that "
+        f"queues for the SKU on an advisory lock and sends its statement with the COMMIT): "
+        f"**{ours.rate:,.0f} attempts/s**, "
         f"{ours.successes:,} reserved, {stock.reserved:,} units held, on hand {stock.on_hand:,}; "
         f"oversold: **{oversold}**; ledger check: {len(mismatches)} mismatches",
         f"- reservations / raw: **{ratio:.0%}** (target ≥ 50 %)",

@@ -332,6 +332,22 @@ def psycopg_connection(session: Session) -> psycopg.Connection[Any]:
     return connection
 
 
+Statement = tuple[str, Mapping[str, Any]]  # SQL in psycopg's `%(name)s` style, and its parameters
+
+
+def send_together(session: Session, statements: Sequence[Statement], *, commit: bool = False) -> tuple[Any, ...] | None:
+    """Run `statements` (then COMMIT, if asked) in the session's transaction in one round trip, a psycopg
+    pipeline; the first row of the last statement. PostgreSQL only."""
+    if session.get_bind().dialect.name != "postgresql":
+        raise RuntimeError("send_together sends psycopg statements: PostgreSQL only")
+    connection = psycopg_connection(session)
+    with connection.pipeline():  # one Sync, as the block ends, for them all
+        cursors = [connection.execute(sql, params) for sql, params in statements]
+        if commit:
+            connection.execute("COMMIT")
+    return cursors[-1].fetchone()
+
+
 def one_of(session: Session, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
     """`column IN values`; on PostgreSQL as `= ANY(array)`: one parameter, not one per value."""
     if session.get_bind().dialect.name == "postgresql":
@@ -375,22 +391,15 @@ class UnitOfWork:
     def commit(self) -> None:
         self.session.commit()
 
-    def commit_with(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """Run `sql` (psycopg's `%(name)s` style) as the transaction's last statement and commit; its first row.
+    def commit_with(self, *statements: Statement) -> tuple[Any, ...] | None:
+        """Run `statements` as the transaction's last ones and commit; the first row of the last one.
 
-        PostgreSQL only. The statement and the COMMIT leave in one round trip (a psycopg pipeline), so a
-        row lock the statement takes is held for the statement and the commit alone, not also for a
-        round trip and the client's Python in between: what everyone waits on when the row is a hot SKU.
+        PostgreSQL only. The statements and the COMMIT leave in one round trip (`send_together`), so a
+        row lock they take is held for the statements and the commit alone, not also for a round trip
+        and the client's Python in between: what everyone waits on when the row is a hot SKU.
         """
-        session = self.session
-        if session.get_bind().dialect.name != "postgresql":
-            raise RuntimeError("commit_with sends psycopg statements: PostgreSQL only")
-        connection = psycopg_connection(session)
-        with connection.pipeline():  # one Sync, as the block ends, for the statement and the COMMIT
-            cursor = connection.execute(sql, params)
-            connection.execute("COMMIT")
-        row = cursor.fetchone()
-        session.commit()  # the database has committed; this ends the session's side of the transaction
+        row = send_together(self.session, statements, commit=True)
+        self.session.commit()  # the database has committed; this ends the session's side of the transaction
         return row
 
     def now(self) -> datetime:

@@ -26,7 +26,7 @@ from orderhub.catalog import service as catalog
 from orderhub.catalog.errors import SkuNotFound, UnknownSku
 from orderhub.catalog.model import Sku
 from orderhub.core.actor import Actor
-from orderhub.core.db import UnitOfWork, add_rows, insert_ignoring_conflicts, one_of, psycopg_connection
+from orderhub.core.db import Statement, UnitOfWork, add_rows, insert_ignoring_conflicts, one_of, send_together
 from orderhub.core.outbox import add_event
 from orderhub.inventory.errors import (
     BundleHoldsNoStock,
@@ -483,8 +483,7 @@ def reserve_new(session: Session, demands: Sequence[Demand], *, at: datetime,
     needs, codes = _needs(session, demands)
     one = _one_stock_line(session, demands, needs, codes)
     if one is not None:
-        found = psycopg_connection(session).execute(_TAKE_ONE, one.params(at, actor))
-        return {one.demand.order_id: one.shortages(found.fetchone())}
+        return {one.demand.order_id: one.shortages(send_together(session, one.statements(at, actor)))}
     return _reserve_locked(session, demands, {}, {d.order_id: need for d, need in zip(demands, needs, strict=True)},
                            codes, at, actor)
 
@@ -492,9 +491,9 @@ def reserve_new(session: Session, demands: Sequence[Demand], *, at: datetime,
 def reserve_and_commit(uow: UnitOfWork, demand: Demand, *, at: datetime, actor: Actor) -> list[Shortage]:
     """`reserve_new` for one order as the last write of the caller's transaction, then commit; its shortages.
 
-    On PostgreSQL an order taking one stock SKU (the flash-sale case) is reserved by a statement that
-    leaves together with the COMMIT (`UnitOfWork.commit_with`): the hot SKU's row is locked for that
-    statement and the commit only.
+    On PostgreSQL an order taking one stock SKU (the flash-sale case) is reserved by statements that
+    leave together with the COMMIT (`UnitOfWork.commit_with`): the hot SKU's row is locked for the
+    reservation and the commit only.
     """
     needs, codes = _needs(uow.session, [demand])
     one = _one_stock_line(uow.session, [demand], needs, codes)
@@ -502,7 +501,7 @@ def reserve_and_commit(uow: UnitOfWork, demand: Demand, *, at: datetime, actor: 
         shortages = _reserve_locked(uow.session, [demand], {}, {demand.order_id: needs[0]}, codes, at, actor)
         uow.commit()
         return shortages[demand.order_id]
-    return one.shortages(uow.commit_with(_TAKE_ONE, one.params(at, actor)))
+    return one.shortages(uow.commit_with(*one.statements(at, actor)))
 
 
 def _reserve_locked(session: Session, demands: Sequence[Demand], live: dict[int, list[Reservation]],
@@ -542,10 +541,18 @@ def _reserve_locked(session: Session, demands: Sequence[Demand], live: dict[int,
     return outcome
 
 
-# PostgreSQL, an order that takes one stock SKU (the flash-sale case): the guarded UPDATE, the
-# reservation row (active, or short when the UPDATE found too little), the ledger row, and the
-# low-stock flag with its event when this reservation empties the SKU, in one statement and one
-# round trip. `low` means "sellable ≤ 0" after every change (`_changed` keeps it so), and a
+# PostgreSQL, an order that takes one stock SKU (the flash-sale case) first queues for the SKU: an
+# advisory lock per SKU, which the database grants to one waiter at a time, in turn. Waiting on the
+# row lock itself costs dearly when many wait: after each commit every waiter in turn wakes, follows
+# the row to its new version and sleeps again behind the next holder, and on a hot SKU that churn,
+# not the work, fills the CPUs. The queue changes nothing about who gets stock (the guarded UPDATE
+# decides; other paths, with several SKUs or a batch, wait on the row as before), and the statement
+# that follows starts once its turn has come, so it sees the stock as it is then.
+_QUEUE = "SELECT pg_advisory_xact_lock(hashtextextended('sku_stock', %(sku_id)s))"
+
+# Then one statement: the guarded UPDATE, the reservation row (active, or short when the UPDATE
+# found too little), the ledger row, and the low-stock flag with its event when this reservation
+# empties the SKU. `low` means "sellable ≤ 0" after every change (`_changed` keeps it so), and a
 # reservation only lowers what is sellable: the flag crosses here exactly when the sellable stock
 # goes from above zero to zero or below. Written for psycopg itself (see `_StockLine`).
 _TAKE_ONE = """
@@ -578,7 +585,7 @@ _TAKE_ONE = """
 
 @dataclass(frozen=True)
 class _StockLine:
-    """A new order that takes `qty` of one stock SKU: reserved by `_TAKE_ONE`.
+    """A new order that takes `qty` of one stock SKU: reserved by `_QUEUE` and `_TAKE_ONE`.
 
     Sent through psycopg directly, on the session's connection and in its transaction: SQLAlchemy's
     execution (statement cache, parameter and result wrapping) costs several times psycopg's own.
@@ -589,10 +596,12 @@ class _StockLine:
     code: str
     qty: int
 
-    def params(self, at: datetime, actor: Actor) -> dict[str, Any]:
-        return {"sku_id": self.sku_id, "code": self.code, "qty": self.qty, "at": at,
-                "order_id": self.demand.order_id, "reference": self.demand.reference[:64],
-                "expires_at": self.demand.expires_at, "reason": "订单预占", "actor": actor.name[:64]}
+    def statements(self, at: datetime, actor: Actor) -> tuple[Statement, Statement]:
+        """Queue for the SKU, then take it (`_QUEUE`, `_TAKE_ONE`), to be sent together."""
+        params = {"sku_id": self.sku_id, "code": self.code, "qty": self.qty, "at": at,
+                  "order_id": self.demand.order_id, "reference": self.demand.reference[:64],
+                  "expires_at": self.demand.expires_at, "reason": "订单预占", "actor": actor.name[:64]}
+        return (_QUEUE, {"sku_id": self.sku_id}), (_TAKE_ONE, params)
 
     def shortages(self, found: tuple[Any, ...] | None) -> list[Shortage]:
         """From `_TAKE_ONE`'s row (sellable after, on hand − reserved as the statement began)."""

@@ -92,10 +92,11 @@ CRASH = textwrap.dedent("""
         print("reserved", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    def die_before_commit(self, sql, params):
+    def die_before_commit(self, *statements):
         # PostgreSQL sends the reservation with the COMMIT: here it runs alone, and the COMMIT never leaves.
         self.session.flush()
-        self.session.connection().connection.driver_connection.execute(sql, params)
+        for sql, params in statements:
+            self.session.connection().connection.driver_connection.execute(sql, params)
         die(self)
 
     UnitOfWork.commit = die
