@@ -35,6 +35,7 @@ from orderhub.core.db import (
     insert_json_rows,
     insert_new_rows,
     one_of,
+    psycopg_connection,
     read_session,
 )
 from orderhub.core.ids import new_order_no, new_order_nos
@@ -251,14 +252,17 @@ def _lock_existing(session: Session, shop: ShopRef, keys: list[str]) -> dict[str
 # PostgreSQL: each platform id probes the shop's unique key on its own. As `channel_order_id = ANY(…)`
 # the planner, whose statistics lag behind a fast-growing table (a new shop, autovacuum not yet
 # round), read every order of the shop for each batch instead: a push took longer the more orders
-# the shop had. The ids are sorted, so concurrent batches lock shared orders in the same order.
+# the shop had. For the same reason the statement is planned for each batch, never kept prepared: a
+# plan cached while the table was nearly empty scans it whole, for every id, once it has grown
+# (measured: over half of a push batch's time at 10,000 orders). The ids are sorted, so concurrent
+# batches lock shared orders in the same order.
 _HELD_BY_PLATFORM_ID = (
-    "SELECT o.channel_order_id, o.id FROM unnest(CAST(:keys AS varchar[])) AS k(key) CROSS JOIN LATERAL "
-    "(SELECT channel_order_id, id FROM sales_order WHERE channel = :channel AND shop_id = :shop_id "
+    "SELECT o.channel_order_id, o.id FROM unnest(CAST(%(keys)s AS varchar[])) AS k(key) CROSS JOIN LATERAL "
+    "(SELECT channel_order_id, id FROM sales_order WHERE channel = %(channel)s AND shop_id = %(shop_id)s "
     "AND channel_order_id = k.key LIMIT 1{lock}) AS o"
 )
-_HELD = text(_HELD_BY_PLATFORM_ID.format(lock=""))
-_LOCK_HELD = text(_HELD_BY_PLATFORM_ID.format(lock=" FOR UPDATE"))
+_HELD = _HELD_BY_PLATFORM_ID.format(lock="")
+_LOCK_HELD = _HELD_BY_PLATFORM_ID.format(lock=" FOR UPDATE")
 
 
 def _order_ids(session: Session, shop: ShopRef, keys: Sequence[str], *, lock: bool) -> dict[str, int]:
@@ -266,9 +270,9 @@ def _order_ids(session: Session, shop: ShopRef, keys: Sequence[str], *, lock: bo
     if not keys:
         return {}
     if session.get_bind().dialect.name == "postgresql":
-        statement = _LOCK_HELD if lock else _HELD
         params = {"keys": sorted(set(keys)), "channel": shop.channel, "shop_id": shop.id}
-        return {key: order_id for key, order_id in session.connection().execute(statement, params)}
+        rows = psycopg_connection(session).execute(_LOCK_HELD if lock else _HELD, params, prepare=False)
+        return {key: order_id for key, order_id in rows}
     orders = Order.__table__
     query = select(orders.c.channel_order_id, orders.c.id).where(
         orders.c.channel == shop.channel, orders.c.shop_id == shop.id, orders.c.channel_order_id.in_(keys))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from orderhub.catalog import service as catalog
 from orderhub.channels import service as channels
@@ -416,3 +416,21 @@ def test_a_batch_rolled_back_leaves_nothing_and_the_next_one_goes_through(
 def push_texts(runtime: Runtime, shop: Any, *texts: str) -> list[Any]:
     items = [Incoming(raw=text, source="push") for text in texts]
     return ingest(runtime.uow(), shop=shop, items=items, policy=runtime.policy, actor=PLATFORM)
+
+
+def test_the_lookup_of_known_orders_is_planned_for_each_batch_never_kept_prepared(
+    runtime: Runtime, shops: dict[str, Any]
+) -> None:
+    """A plan cached while a shop had few orders would scan them all for every id once it has many."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements and their cached plans are PostgreSQL's")
+    with runtime.uow() as uow:
+        for tid in range(1, 11):  # psycopg prepares a statement on its fifth run
+            items = [Incoming(raw=json.dumps(trade(tid=tid)), source="push")]
+            ingest_batch(uow.session, shop=shops["tb"], items=items, policy=runtime.policy, actor=PLATFORM,
+                         at=uow.now())
+        prepared = uow.session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+        uow.commit()
+    assert prepared, "the batches' other statements are prepared as usual"
+    assert not [statement for statement in prepared if "CROSS JOIN LATERAL" in statement]
+    assert count(runtime, Order) == 10
