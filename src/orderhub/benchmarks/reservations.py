@@ -50,7 +50,12 @@ class Run:
 
 
 def _race(url: str, kind: str, *, clients: int, processes: int, attempts_each: int) -> Run:
-    """`clients` spread over `processes` (threads in each, as in `serve --workers N`), all starting together."""
+    """`clients` spread over `processes` (threads in each, as in `serve --workers N`), all starting together.
+
+    Each race starts right after a CHECKPOINT, so that neither runs into one (PostgreSQL's every five
+    minutes by default), which would make it write whole pages to the WAL again for a while.
+    """
+    _checkpoint(url)
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(clients + 1)
     results = context.Queue()
@@ -69,6 +74,15 @@ def _race(url: str, kind: str, *, clients: int, processes: int, attempts_each: i
     if failed:
         raise RuntimeError(failed[0])
     return Run(clients * attempts_each, sum(wins for wins, _ in outcomes), max(end for _, end in outcomes) - began)
+
+
+def _checkpoint(url: str) -> None:
+    with psycopg.connect(_dsn(url), autocommit=True) as admin:
+        try:
+            admin.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise BenchmarkRefused("the reservation benchmark checkpoints before each race: connect as a "
+                                   "superuser or a member of pg_checkpoint") from exc
 
 
 def _client_process(url: str, kind: str, first: int, clients: int, attempts_each: int, start: Any,
