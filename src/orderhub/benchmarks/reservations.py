@@ -187,7 +187,8 @@ def run_reservation_benchmark(settings: Settings, *, clients: int, processes: in
     append_section(output, "inventory: reservations on one hot SKU", "postgresql", [
         f"Database: {version}\n",
         f"- {clients} clients (one connection each, threads in {processes} processes), {units:,} units of one SKU, "
-        f"{ours.attempts:,} attempts of one unit each (more than the units)",
+        f"{ours.attempts:,} attempts of one unit each (more than the units); each race starts right after "
+        f"a CHECKPOINT",
         f"- raw guarded `UPDATE … WHERE available >= 1` (autocommit): **{raw.rate:,.0f} attempts/s**, "
         f"{raw.successes:,} succeeded",
         f"- `inventory.reserve_and_commit` (reservation and ledger rows, low-stock flag; a transaction each that "
