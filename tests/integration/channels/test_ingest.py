@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from orderhub.catalog import service as catalog
 from orderhub.channels import service as channels
@@ -429,7 +429,8 @@ def test_the_lookup_of_known_orders_is_planned_for_each_batch_never_kept_prepare
             items = [Incoming(raw=json.dumps(trade(tid=tid)), source="push")]
             ingest_batch(uow.session, shop=shops["tb"], items=items, policy=runtime.policy, actor=PLATFORM,
                          at=uow.now())
-        prepared = uow.session.scalars(text("SELECT statement FROM pg_prepared_statements")).all()
+        connection = uow.session.connection()
+        prepared = connection.exec_driver_sql("SELECT statement FROM pg_prepared_statements").scalars().all()
         uow.commit()
     assert prepared, "the batches' other statements are prepared as usual"
     assert not [statement for statement in prepared if "CROSS JOIN LATERAL" in statement]
